@@ -1,0 +1,612 @@
+"""The `Ledger` application: the service layer of the write side.
+
+Each command loads the aggregates it needs, lets them check their rules, and saves
+every aggregate that changed in one transaction. A concurrent writer makes the save
+fail with `IntegrityError`; the command is then re-run from fresh state a bounded
+number of times before it is answered with `Conflict`. A command that carries a
+`client_ref` is recorded with a receipt in the same transaction, and a repeat returns
+the first result. Library errors are translated into domain errors here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import orjson
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper
+
+from .domain import (
+    CommandReceipt,
+    Conflict,
+    Facility,
+    IdentityKey,
+    Invalid,
+    LedgerAggregate,
+    NotFound,
+    Person,
+    Provenance,
+    RuleViolation,
+    StockCard,
+    Transfer,
+    VaccineLot,
+    natural_id,
+)
+from .domain.codes import STOCK_HOLDING_KINDS, VACCINATING_KINDS
+from .domain.identity import normalise_id_number
+from .domain.person import local_day
+from .mapper import PlainJSONMapper, snapshot_transcoder
+from .persistence import ledger_env
+from .settings import Settings
+
+A = TypeVar("A", bound=LedgerAggregate)
+
+#: How many times a command is re-run after losing a race, before answering 409.
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command answers: the ids it created or changed, and the position of its last event."""
+
+    ids: dict[str, str]
+    position: int
+    replayed: bool = False
+
+
+def _digest(payload: dict) -> str:
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+
+
+class Ledger(Application):
+    """The national health data ledger (write side)."""
+
+    name = "Ledger"
+    snapshotting_intervals = {Person: 200, StockCard: 200, Transfer: 200}
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        super().__init__(env=ledger_env(settings))
+
+    def construct_mapper(self) -> Mapper:
+        return self.factory.mapper(transcoder=snapshot_transcoder(), mapper_class=PlainJSONMapper)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def head(self) -> int:
+        """The position of the newest event (0 when the log is empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    def _load(self, cls: type[A], aggregate_id: UUID, *, kind: str, field: str | None = None) -> A:
+        """Load an aggregate; unknown ids are 404 (`field=None`, an id in the path) or 422 (`field`)."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            if field is not None:
+                raise Invalid(field, f"unknown {kind} {aggregate_id}") from None
+            raise NotFound(kind, aggregate_id) from None
+        if not isinstance(aggregate, cls):
+            if field is not None:
+                raise Invalid(field, f"{aggregate_id} is not a {kind}")
+            raise NotFound(kind, aggregate_id)
+        return aggregate
+
+    def _find(self, aggregate_id: UUID) -> LedgerAggregate | None:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _card(self, lot_id: UUID, facility_id: UUID, prov: Provenance) -> StockCard:
+        card = self._find(StockCard.create_id(lot_id, facility_id))
+        return card if isinstance(card, StockCard) else StockCard.open(lot_id=lot_id, facility_id=facility_id, prov=prov)
+
+    def _execute(
+        self,
+        command: str,
+        prov: Provenance,
+        request: dict,
+        build: Callable[[], tuple[list[LedgerAggregate], dict[str, Any]]],
+    ) -> CommandResult:
+        """Run `build` (load, decide) and save what it changed, with retries and idempotency."""
+        digest = _digest(request) if prov.client_ref else ""
+        receipt_id = CommandReceipt.create_id(prov.org, prov.client_ref) if prov.client_ref else None
+        for _ in range(MAX_ATTEMPTS):
+            if receipt_id is not None:
+                receipt = self._find(receipt_id)
+                if isinstance(receipt, CommandReceipt):
+                    first = receipt.replay(command, digest)
+                    return CommandResult(first, self.head(), replayed=True)
+            aggregates, ids = build()
+            changed = [a for a in aggregates if a.pending_events]
+            if receipt_id is not None:
+                changed.append(CommandReceipt.issue(command=command, request_digest=digest, result=ids, prov=prov))
+            try:
+                recordings = self.save(*changed)
+            except IntegrityError:
+                continue
+            return CommandResult(ids, recordings[-1].notification.id if recordings else self.head())
+        raise Conflict(command=command)
+
+    # -- reference data -----------------------------------------------------------------------
+
+    def register_facility(
+        self,
+        *,
+        code: str,
+        name: str,
+        kind: str,
+        province_code: str,
+        district_code: str | None = None,
+        ward_code: str | None = None,
+        parent_code: str | None = None,
+        prov: Provenance,
+    ) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            if not isinstance(code, str):
+                raise Invalid("code", "code is required")
+            parent = None
+            if parent_code is not None:
+                parent = self._load(Facility, Facility.create_id(parent_code), kind="facility", field="parent_code")
+            if self._find(Facility.create_id(code)) is not None:
+                raise RuleViolation("facility_code_exists", f"facility {code} is already registered")
+            facility = Facility.register(
+                code=code, name=name, kind=kind, province_code=province_code, district_code=district_code,
+                ward_code=ward_code, parent=parent, prov=prov,
+            )
+            return [facility], {"facility_id": str(facility.id)}
+
+        return self._execute("register_facility", prov, locals_of(code=code, name=name, kind=kind,
+                             province_code=province_code, district_code=district_code, ward_code=ward_code,
+                             parent_code=parent_code), build)
+
+    def register_lot(
+        self, *, vaccine: str, manufacturer: str, lot_number: str, expiry: date, doses_per_vial: int, prov: Provenance
+    ) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            lot = VaccineLot.register(
+                vaccine=vaccine, manufacturer=manufacturer, lot_number=lot_number, expiry=expiry,
+                doses_per_vial=doses_per_vial, prov=prov,
+            )
+            if self._find(lot.id) is not None:
+                raise RuleViolation("lot_exists", f"lot {lot_number} of {manufacturer} is already registered")
+            return [lot], {"lot_id": str(lot.id)}
+
+        return self._execute("register_lot", prov, locals_of(vaccine=vaccine, manufacturer=manufacturer,
+                             lot_number=lot_number, expiry=expiry, doses_per_vial=doses_per_vial), build)
+
+    def recall_lot(self, *, lot_id: UUID, reason: str, note: str | None = None, prov: Provenance) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            lot = self._load(VaccineLot, lot_id, kind="lot")
+            lot.recall(reason=reason, note=note, prov=prov)
+            return [lot], {"lot_id": str(lot_id)}
+
+        return self._execute("recall_lot", prov, locals_of(lot_id=lot_id, reason=reason, note=note), build)
+
+    # -- supply chain ---------------------------------------------------------------------------
+
+    def _stock_facility(self, facility_id: UUID, field: str) -> Facility:
+        facility = self._load(Facility, facility_id, kind="facility", field=field)
+        if facility.kind not in STOCK_HOLDING_KINDS:
+            raise RuleViolation("facility_holds_no_stock", f"a {facility.kind} does not hold vaccine stock")
+        return facility
+
+    def receive_stock(
+        self, *, lot_id: UUID, facility_id: UUID, quantity: int, supplier_ref: str | None = None, prov: Provenance
+    ) -> CommandResult:
+        """Doses arrive from a supplier (not from a transfer: see `receive_transfer`)."""
+
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            self._load(VaccineLot, lot_id, kind="lot", field="lot_id")
+            self._stock_facility(facility_id, "facility_id")
+            card = self._card(lot_id, facility_id, prov)
+            movement_id = card.receive(quantity=quantity, supplier_ref=supplier_ref, prov=prov)
+            return [card], {"stock_card_id": str(card.id), "movement_id": str(movement_id)}
+
+        return self._execute("receive_stock", prov, locals_of(lot_id=lot_id, facility_id=facility_id,
+                             quantity=quantity, supplier_ref=supplier_ref), build)
+
+    def adjust_stock(
+        self, *, lot_id: UUID, facility_id: UUID, quantity: int, direction: str, reason: str,
+        note: str | None = None, prov: Provenance,
+    ) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            self._load(VaccineLot, lot_id, kind="lot", field="lot_id")
+            self._stock_facility(facility_id, "facility_id")
+            card = self._card(lot_id, facility_id, prov)
+            movement_id = card.adjust(quantity=quantity, direction=direction, reason=reason, note=note, prov=prov)
+            return [card], {"stock_card_id": str(card.id), "movement_id": str(movement_id)}
+
+        return self._execute("adjust_stock", prov, locals_of(lot_id=lot_id, facility_id=facility_id,
+                             quantity=quantity, direction=direction, reason=reason, note=note), build)
+
+    def count_stock(self, *, lot_id: UUID, facility_id: UUID, counted: int, prov: Provenance) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            self._load(VaccineLot, lot_id, kind="lot", field="lot_id")
+            self._stock_facility(facility_id, "facility_id")
+            card = self._card(lot_id, facility_id, prov)
+            movement_id = card.count(counted=counted, prov=prov)
+            difference = card.pending_events[-1].difference
+            return [card], {"stock_card_id": str(card.id), "movement_id": str(movement_id), "difference": difference}
+
+        return self._execute("count_stock", prov, locals_of(lot_id=lot_id, facility_id=facility_id,
+                             counted=counted), build)
+
+    def reverse_movement(
+        self, *, lot_id: UUID, facility_id: UUID, movement_id: UUID, reason: str, prov: Provenance
+    ) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            card = self._load(StockCard, StockCard.create_id(lot_id, facility_id), kind="stock card")
+            new_id = card.reverse(movement_id=movement_id, reason=reason, prov=prov)
+            return [card], {"stock_card_id": str(card.id), "movement_id": str(new_id)}
+
+        return self._execute("reverse_movement", prov, locals_of(lot_id=lot_id, facility_id=facility_id,
+                             movement_id=movement_id, reason=reason), build)
+
+    def dispatch_transfer(
+        self, *, document_number: str, source_id: UUID, destination_id: UUID, lines: list[dict], prov: Provenance
+    ) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            self._stock_facility(source_id, "source_id")
+            self._stock_facility(destination_id, "destination_id")
+            transfer = Transfer.dispatch(
+                document_number=document_number, source_id=source_id, destination_id=destination_id, lines=lines,
+                prov=prov,
+            )
+            if self._find(transfer.id) is not None:
+                raise RuleViolation("transfer_document_exists", f"transfer {document_number} is already recorded")
+            cards = []
+            for i, line in enumerate(transfer.lines):
+                lot_id = _uuid(line["lot_id"], f"lines[{i}].lot_id")
+                self._load(VaccineLot, lot_id, kind="lot", field=f"lines[{i}].lot_id")
+                card = self._card(lot_id, source_id, prov)
+                card.dispatch(quantity=line["quantity"], transfer_id=transfer.id, prov=prov)
+                cards.append(card)
+            return [transfer, *cards], {"transfer_id": str(transfer.id)}
+
+        return self._execute("dispatch_transfer", prov, locals_of(document_number=document_number,
+                             source_id=source_id, destination_id=destination_id, lines=lines), build)
+
+    def receive_transfer(self, *, transfer_id: UUID, lines: list[dict] | None = None, prov: Provenance) -> CommandResult:
+        """Receive a transfer; `lines` name only the lots whose quantity differs (with a reason)."""
+
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            transfer = self._load(Transfer, transfer_id, kind="transfer")
+            received: dict[str, dict] = {}
+            for i, line in enumerate(lines or []):
+                if not isinstance(line, dict):
+                    raise Invalid(f"lines[{i}]", "each line must be an object")
+                lot_id = str(_uuid(line.get("lot_id"), f"lines[{i}].lot_id"))
+                received[lot_id] = {k: line[k] for k in ("quantity", "discrepancy_reason") if k in line}
+            result = transfer.receive(received=received, prov=prov)
+            cards = []
+            for line in result:
+                if line["received"] > 0:
+                    card = self._card(UUID(line["lot_id"]), transfer.destination_id, prov)
+                    card.receive(quantity=line["received"], transfer_id=transfer.id, prov=prov)
+                    cards.append(card)
+            return [transfer, *cards], {"transfer_id": str(transfer.id)}
+
+        return self._execute("receive_transfer", prov, locals_of(transfer_id=transfer_id, lines=lines), build)
+
+    def cancel_transfer(self, *, transfer_id: UUID, reason: str, prov: Provenance) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            transfer = self._load(Transfer, transfer_id, kind="transfer")
+            transfer.cancel(reason=reason, prov=prov)
+            cards = []
+            for line in transfer.lines:
+                card = self._card(UUID(line["lot_id"]), transfer.source_id, prov)
+                card.return_cancelled(quantity=line["quantity"], transfer_id=transfer.id, prov=prov)
+                cards.append(card)
+            return [transfer, *cards], {"transfer_id": str(transfer.id)}
+
+        return self._execute("cancel_transfer", prov, locals_of(transfer_id=transfer_id, reason=reason), build)
+
+    # -- people ------------------------------------------------------------------------------------
+
+    def register_person(self, *, id_type: str, id_number: str | None, details: dict, prov: Provenance) -> CommandResult:
+        """Register a person; one person per identity document (`one_person_per_id_number`)."""
+
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            number = normalise_id_number(id_type, id_number)
+            changed: list[LedgerAggregate] = []
+            if number is None:
+                person_id = uuid4()
+            else:
+                key = self._find(IdentityKey.create_id(id_type, number))
+                if isinstance(key, IdentityKey):
+                    person_id = uuid4()
+                    key.reclaim(person_id=person_id, prov=prov)
+                else:
+                    person_id = natural_id("person", id_type, number)
+                    key = IdentityKey.claim(id_type=id_type, id_number=number, person_id=person_id, prov=prov)
+                changed.append(key)
+            person = Person.register(
+                person_id=person_id, id_type=id_type, id_number=number, details=details, prov=prov, now=self.clock()
+            )
+            return [person, *changed], {"person_id": str(person.id)}
+
+        return self._execute("register_person", prov, locals_of(id_type=id_type, id_number=id_number,
+                             details=details), build)
+
+    def correct_person(self, *, person_id: UUID, changes: dict, reason: str, prov: Provenance) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            person = self._load(Person, person_id, kind="person")
+            changed: list[LedgerAggregate] = [person]
+            if isinstance(changes, dict) and ("id_type" in changes or "id_number" in changes):
+                new_type = changes.get("id_type", person.id_type)
+                new_number = normalise_id_number(new_type, changes.get("id_number", person.id_number))
+                changes_ = {**changes, "id_type": new_type, "id_number": new_number}
+                if (new_type, new_number) != (person.id_type, person.id_number):
+                    if new_number is not None:
+                        key = self._find(IdentityKey.create_id(new_type, new_number))
+                        if isinstance(key, IdentityKey):
+                            key.reclaim(person_id=person.id, prov=prov)
+                        else:
+                            key = IdentityKey.claim(
+                                id_type=new_type, id_number=new_number, person_id=person.id, prov=prov
+                            )
+                        changed.append(key)
+                    if person.id_number is not None:
+                        old = self._load(IdentityKey, IdentityKey.create_id(person.id_type, person.id_number),
+                                         kind="identity key")
+                        old.release(prov=prov)
+                        changed.append(old)
+            else:
+                changes_ = changes
+            person.correct_details(changes=changes_, reason=reason, prov=prov, now=self.clock())
+            return changed, {"person_id": str(person.id)}
+
+        return self._execute("correct_person", prov, locals_of(person_id=person_id, changes=changes,
+                             reason=reason), build)
+
+    def verify_identity(
+        self, *, person_id: UUID, result: str, register_ref: str | None = None,
+        mismatched_fields: list[str] | None = None, prov: Provenance,
+    ) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            person = self._load(Person, person_id, kind="person")
+            person.record_verification(
+                result=result, register_ref=register_ref, mismatched_fields=mismatched_fields or [], prov=prov
+            )
+            return [person], {"person_id": str(person.id)}
+
+        return self._execute("verify_identity", prov, locals_of(person_id=person_id, result=result,
+                             register_ref=register_ref, mismatched_fields=mismatched_fields), build)
+
+    def merge_people(self, *, duplicate_id: UUID, into_id: UUID, reason: str, prov: Provenance) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            duplicate = self._load(Person, duplicate_id, kind="person")
+            survivor = self._load(Person, into_id, kind="person", field="into_person_id")
+            duplicate.merge_into(survivor, reason=reason, prov=prov)
+            return [duplicate, survivor], {"person_id": str(duplicate.id), "into_person_id": str(survivor.id)}
+
+        return self._execute("merge_people", prov, locals_of(duplicate_id=duplicate_id, into_id=into_id,
+                             reason=reason), build)
+
+    def revert_merge(self, *, duplicate_id: UUID, prov: Provenance) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            duplicate = self._load(Person, duplicate_id, kind="person")
+            if duplicate.merged_into is None:
+                raise RuleViolation("not_merged", "this record is not merged into another")
+            survivor = self._load(Person, duplicate.merged_into, kind="person")
+            duplicate.revert_merge(survivor, prov=prov)
+            return [duplicate, survivor], {"person_id": str(duplicate.id), "into_person_id": str(survivor.id)}
+
+        return self._execute("revert_merge", prov, locals_of(duplicate_id=duplicate_id), build)
+
+    # -- vaccination --------------------------------------------------------------------------------
+
+    def register_for_vaccination(
+        self, *, person_id: UUID, priority_group: str | None = None, preferred_facility_id: UUID | None = None,
+        prov: Provenance,
+    ) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            person = self._load(Person, person_id, kind="person")
+            if preferred_facility_id is not None:
+                self._load(Facility, preferred_facility_id, kind="facility", field="preferred_facility_id")
+            person.register_for_vaccination(
+                priority_group=priority_group, preferred_facility_id=preferred_facility_id, prov=prov
+            )
+            return [person], {"person_id": str(person.id)}
+
+        return self._execute("register_for_vaccination", prov, locals_of(person_id=person_id,
+                             priority_group=priority_group, preferred_facility_id=preferred_facility_id), build)
+
+    def approve_vaccination(
+        self, *, person_id: UUID, province_code: str, district_code: str, district_facility_id: UUID | None = None,
+        prov: Provenance,
+    ) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            person = self._load(Person, person_id, kind="person")
+            if district_facility_id is not None:
+                centre = self._load(Facility, district_facility_id, kind="facility", field="district_facility_id")
+                if centre.district_code != district_code:
+                    raise Invalid("district_facility_id", "the facility is not in the allocated district")
+            person.approve_vaccination(
+                province_code=province_code, district_code=district_code,
+                district_facility_id=district_facility_id, prov=prov,
+            )
+            return [person], {"person_id": str(person.id)}
+
+        return self._execute("approve_vaccination", prov, locals_of(person_id=person_id,
+                             province_code=province_code, district_code=district_code,
+                             district_facility_id=district_facility_id), build)
+
+    def _vaccinating_facility(self, facility_id: UUID) -> Facility:
+        facility = self._load(Facility, facility_id, kind="facility", field="facility_id")
+        if facility.kind not in VACCINATING_KINDS:
+            raise RuleViolation("facility_does_not_vaccinate", f"a {facility.kind} does not vaccinate")
+        return facility
+
+    def screen(
+        self, *, person_id: UUID, facility_id: UUID, vitals: dict, answers: dict, outcome: str | None = None,
+        observation_minutes: int | None = None, prov: Provenance,
+    ) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            person = self._load(Person, person_id, kind="person")
+            self._vaccinating_facility(facility_id)
+            screening_id, final = person.screen(
+                facility_id=facility_id, vitals=vitals, answers=answers, outcome=outcome,
+                observation_minutes=observation_minutes, prov=prov, now=self.clock(),
+            )
+            return [person], {"person_id": str(person.id), "screening_id": str(screening_id), "outcome": final}
+
+        return self._execute("screen", prov, locals_of(person_id=person_id, facility_id=facility_id,
+                             vitals=vitals, answers=answers, outcome=outcome,
+                             observation_minutes=observation_minutes), build)
+
+    def administer_dose(
+        self, *, person_id: UUID, lot_id: UUID, facility_id: UUID, screening_id: UUID | None = None,
+        kind: str | None = None, interval_override: dict | None = None, prov: Provenance,
+    ) -> CommandResult:
+        """Record a dose and consume it from the stock card, atomically."""
+
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            person = self._load(Person, person_id, kind="person")
+            lot = self._load(VaccineLot, lot_id, kind="lot", field="lot_id")
+            self._vaccinating_facility(facility_id)
+            now = self.clock()
+            lot.check_usable(local_day(prov.when(now)))
+            card = self._card(lot_id, facility_id, prov)
+            dose_id = person.administer_dose(
+                vaccine=lot.vaccine, lot_id=lot.id, lot_number=lot.lot_number, facility_id=facility_id,
+                screening_id=screening_id, kind=kind, interval_override=interval_override, prov=prov, now=now,
+            )
+            card.administer(dose_id=dose_id, person_id=person.id, prov=prov)
+            return [person, card], {"person_id": str(person.id), "dose_id": str(dose_id)}
+
+        return self._execute("administer_dose", prov, locals_of(person_id=person_id, lot_id=lot_id,
+                             facility_id=facility_id, screening_id=screening_id, kind=kind,
+                             interval_override=interval_override), build)
+
+    def complete_observation(
+        self, *, person_id: UUID, dose_id: UUID, minutes: int, reactions: list[str] | None = None, prov: Provenance
+    ) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            person = self._load(Person, person_id, kind="person")
+            person.complete_observation(dose_id=dose_id, minutes=minutes, reactions=reactions or [], prov=prov)
+            return [person], {"person_id": str(person.id), "dose_id": str(dose_id)}
+
+        return self._execute("complete_observation", prov, locals_of(person_id=person_id, dose_id=dose_id,
+                             minutes=minutes, reactions=reactions), build)
+
+    def void_dose(
+        self, *, person_id: UUID, dose_id: UUID, reason: str, note: str | None = None, prov: Provenance
+    ) -> CommandResult:
+        """Void a dose record; its dose goes back to the stock card it was taken from."""
+
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            person = self._load(Person, person_id, kind="person")
+            dose = person.void_dose(dose_id=dose_id, reason=reason, note=note, prov=prov)
+            card = self._card(UUID(dose["lot_id"]), UUID(dose["facility_id"]), prov)
+            card.reverse_consumption(dose_id=dose_id, reason=reason, prov=prov)
+            return [person, card], {"person_id": str(person.id), "dose_id": str(dose_id)}
+
+        return self._execute("void_dose", prov, locals_of(person_id=person_id, dose_id=dose_id, reason=reason,
+                             note=note), build)
+
+    def correct_dose(
+        self, *, person_id: UUID, dose_id: UUID, reason: str, administered_at: datetime | None = None,
+        lot_id: UUID | None = None, prov: Provenance,
+    ) -> CommandResult:
+        """Correct a dose's date or lot; a lot change moves the consumption between stock cards."""
+
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            person = self._load(Person, person_id, kind="person")
+            lot = self._load(VaccineLot, lot_id, kind="lot", field="lot_id") if lot_id is not None else None
+            if lot is not None:
+                current = person.dose(dose_id)
+                if lot.vaccine != current["vaccine"]:
+                    raise RuleViolation("corrected_lot_is_another_vaccine", "the new lot is of another vaccine")
+            before = person.correct_dose(
+                dose_id=dose_id, administered_at=administered_at,
+                lot=(lot.id, lot.lot_number) if lot is not None else None, reason=reason, prov=prov,
+                now=self.clock(),
+            )
+            changed: list[LedgerAggregate] = [person]
+            if lot is not None and str(lot.id) != before["lot_id"]:
+                facility_id = UUID(before["facility_id"])
+                lot.check_usable(local_day(administered_at or datetime.fromisoformat(before["administered_at"])))
+                old_card = self._card(UUID(before["lot_id"]), facility_id, prov)
+                old_card.reverse_consumption(dose_id=dose_id, reason="corrected_lot", prov=prov)
+                new_card = self._card(lot.id, facility_id, prov)
+                new_card.administer(dose_id=dose_id, person_id=person.id, prov=prov)
+                changed += [old_card, new_card]
+            return changed, {"person_id": str(person.id), "dose_id": str(dose_id)}
+
+        return self._execute("correct_dose", prov, locals_of(person_id=person_id, dose_id=dose_id, reason=reason,
+                             administered_at=administered_at, lot_id=lot_id), build)
+
+    def report_adverse_event(
+        self, *, person_id: UUID, dose_id: UUID, severity: str, symptoms: list[str], onset_at: datetime,
+        prov: Provenance,
+    ) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            person = self._load(Person, person_id, kind="person")
+            aefi_id = person.report_adverse_event(
+                dose_id=dose_id, severity=severity, symptoms=symptoms, onset_at=onset_at, prov=prov, now=self.clock()
+            )
+            return [person], {"person_id": str(person.id), "aefi_id": str(aefi_id)}
+
+        return self._execute("report_adverse_event", prov, locals_of(person_id=person_id, dose_id=dose_id,
+                             severity=severity, symptoms=symptoms, onset_at=onset_at), build)
+
+    def classify_adverse_event(
+        self, *, person_id: UUID, aefi_id: UUID, causality: str, note: str | None = None, prov: Provenance
+    ) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            person = self._load(Person, person_id, kind="person")
+            person.classify_adverse_event(aefi_id=aefi_id, causality=causality, note=note, prov=prov)
+            return [person], {"person_id": str(person.id), "aefi_id": str(aefi_id)}
+
+        return self._execute("classify_adverse_event", prov, locals_of(person_id=person_id, aefi_id=aefi_id,
+                             causality=causality, note=note), build)
+
+    # -- queries (write-model state; lists and searches read projections) --------------------------
+
+    def facility(self, facility_id: UUID) -> Facility:
+        return self._load(Facility, facility_id, kind="facility")
+
+    def lot(self, lot_id: UUID) -> VaccineLot:
+        return self._load(VaccineLot, lot_id, kind="lot")
+
+    def transfer(self, transfer_id: UUID) -> Transfer:
+        return self._load(Transfer, transfer_id, kind="transfer")
+
+    def person(self, person_id: UUID) -> Person:
+        return self._load(Person, person_id, kind="person")
+
+    def stock_card(self, lot_id: UUID, facility_id: UUID) -> StockCard:
+        return self._load(StockCard, StockCard.create_id(lot_id, facility_id), kind="stock card")
+
+    def find_person(self, id_type: str, id_number: str) -> UUID:
+        """The person holding an identity document (following merges to the surviving record)."""
+        number = normalise_id_number(id_type, id_number)
+        if number is None:
+            raise Invalid("id_type", "people without an id number are found by their person id")
+        key = self._find(IdentityKey.create_id(id_type, number))
+        if not isinstance(key, IdentityKey) or key.person_id is None:
+            raise NotFound("person with id number", f"{id_type}:{number}")
+        person = self.person(key.person_id)
+        return person.merged_into or person.id
+
+
+def locals_of(**values: Any) -> dict[str, Any]:
+    """The request as a dict, for the idempotency digest."""
+    return values
+
+
+def _uuid(value: object, field: str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except (TypeError, ValueError):
+        raise Invalid(field, f"{field} must be a UUID") from None

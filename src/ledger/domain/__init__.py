@@ -1,0 +1,36 @@
+"""The ledger's domain model: aggregates, their events, and the rules they guard.
+
+Pure by design: it imports only the standard library, `eventsourcing.domain` and
+`ledger.policies` (a test enforces it), so it runs and is tested without any I/O.
+"""
+
+from .base import LedgerAggregate, Provenance, natural_id
+from .errors import Conflict, Invalid, LedgerError, NotFound, RuleViolation
+from .facility import Facility
+from .identity import IdentityKey
+from .lot import VaccineLot
+from .person import Person
+from .receipt import CommandReceipt
+from .stock import StockCard
+from .transfer import Transfer
+
+AGGREGATES = (Facility, VaccineLot, StockCard, Transfer, Person, IdentityKey, CommandReceipt)
+
+__all__ = [
+    "AGGREGATES",
+    "CommandReceipt",
+    "Conflict",
+    "Facility",
+    "IdentityKey",
+    "Invalid",
+    "LedgerAggregate",
+    "LedgerError",
+    "NotFound",
+    "Person",
+    "Provenance",
+    "RuleViolation",
+    "StockCard",
+    "Transfer",
+    "VaccineLot",
+    "natural_id",
+]
