@@ -1,0 +1,233 @@
+"""One small interface over the projection store: SQLite (embedded) or PostgreSQL.
+
+Projection SQL is written once, with `%s` placeholders and portable statements
+(`INSERT ... ON CONFLICT ... DO UPDATE` works on both); the SQLite side translates the
+placeholders. Dates come back as `date` and booleans as `bool` on both backends.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ledger.settings import Settings
+
+#: Chunk size for `IN (...)` lists: below SQLite's default limit of 999 variables.
+IN_CHUNK = 500
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier that comes from our own code (table and column names)."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not an identifier: {name!r}")
+    return f'"{name}"'
+
+
+class Tx:
+    """A transaction on the projection store."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def fetch_in(self, table: str, column: str, values: Sequence[Any]) -> list[dict[str, Any]]:
+        """Rows of `table` whose `column` is one of `values`."""
+        rows: list[dict[str, Any]] = []
+        values = list(values)
+        for i in range(0, len(values), IN_CHUNK):
+            chunk = values[i : i + IN_CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            rows += self.fetch(f"SELECT * FROM {quote_ident(table)} WHERE {quote_ident(column)} IN ({marks})", chunk)
+        return rows
+
+    def upsert(self, table: str, key: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows, replacing every column of those whose key exists."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        cols = ", ".join(quote_ident(c) for c in columns)
+        marks = ", ".join(["%s"] * len(columns))
+        updates = ", ".join(f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in columns if c not in key)
+        conflict = ", ".join(quote_ident(c) for c in key)
+        sql = f"INSERT INTO {quote_ident(table)} ({cols}) VALUES ({marks}) ON CONFLICT ({conflict}) DO "
+        sql += f"UPDATE SET {updates}" if updates else "NOTHING"
+        self.executemany(sql, [[row[c] for c in columns] for row in rows])
+
+    def lock_position(self, name: str) -> int:
+        """The projection's position, locked against other writers until the transaction ends."""
+        raise NotImplementedError
+
+
+class ProjectionDB:
+    dialect: str
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.transaction() as tx:
+            return tx.fetch(sql, params)
+
+    def close(self) -> None:
+        pass
+
+
+# -- SQLite --------------------------------------------------------------------------------------
+
+
+class _SQLiteTx(Tx):
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%s", "?")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(self._sql(sql), params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(self._sql(sql), rows)
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.conn.execute(self._sql(sql), params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def lock_position(self, name: str) -> int:
+        # BEGIN IMMEDIATE already holds the file's write lock for this transaction.
+        row = self.fetch("SELECT position FROM projection_positions WHERE name = %s", (name,))
+        return row[0]["position"] if row else 0
+
+
+def _register_sqlite_types() -> None:
+    sqlite3.register_adapter(date, date.isoformat)
+    sqlite3.register_converter("date", lambda b: date.fromisoformat(b.decode()))
+    sqlite3.register_converter("boolean", lambda b: bool(int(b)))
+
+
+class SQLiteProjectionDB(ProjectionDB):
+    """Projections in their own SQLite file, one connection per thread, WAL mode."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        _register_sqlite_types()
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, detect_types=sqlite3.PARSE_DECLTYPES
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=60000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SQLiteTx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        # Reads need no write lock: WAL readers see the last committed state.
+        return _SQLiteTx(self._conn()).fetch(sql, params)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+
+
+class _PostgresTx(Tx):
+    dialect = "postgresql"
+
+    def __init__(self, conn: Any) -> None:
+        from psycopg.rows import dict_row
+
+        self.conn = conn
+        self.cur = conn.cursor(row_factory=dict_row)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.cur.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cur.executemany(sql, rows)
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.cur.execute(sql, params)
+        return self.cur.fetchall()
+
+    def fetch_in(self, table: str, column: str, values: Sequence[Any]) -> list[dict[str, Any]]:
+        values = list(values)
+        if not values:
+            return []
+        return self.fetch(f"SELECT * FROM {quote_ident(table)} WHERE {quote_ident(column)} = ANY(%s)", (values,))
+
+    def lock_position(self, name: str) -> int:
+        row = self.fetch("SELECT position FROM projection_positions WHERE name = %s FOR UPDATE", (name,))
+        return row[0]["position"] if row else 0
+
+
+class PostgresProjectionDB(ProjectionDB):
+    """Projections in the ledger's PostgreSQL database, through a psycopg pool."""
+
+    dialect = "postgresql"
+
+    def __init__(self, settings: Settings) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self.conninfo = settings.postgres_conninfo()
+        self.pool = ConnectionPool(
+            self.conninfo, min_size=1, max_size=max(2, settings.pool_size), open=True, name="projections"
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self.pool.connection() as conn, conn.transaction():
+            yield _PostgresTx(conn)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def open_projection_db(settings: Settings) -> ProjectionDB:
+    if settings.is_postgres:
+        return PostgresProjectionDB(settings)
+    return SQLiteProjectionDB(settings.sqlite_projections_path)

@@ -1,0 +1,263 @@
+"""Projection `vaccination_history`: each person's doses and where their series stands.
+
+Doses are rows keyed by dose id; voided doses stay, marked voided. After each batch,
+every person it touched gets their dose numbers and series status recomputed from
+their valid doses (and those of records merged into them) under the series policy.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from ledger.domain import Person
+from ledger.domain.person import local_day
+from ledger.policies.vaccines import DoseFact, series_state
+
+from .base import Projection, Rows
+from .db import ProjectionDB, Tx
+
+P = Person
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+class VaccinationHistory(Projection):
+    name = "vaccination_history"
+    tables = {"vh_people": ("person_id",), "vh_doses": ("dose_id",)}
+    handlers = {
+        P.Registered: "registered",
+        P.DetailsCorrected: "details_corrected",
+        P.IdentityVerified: "identity_verified",
+        P.MergedInto: "merged_into",
+        P.MergeAbsorbed: "merge_absorbed",
+        P.MergeReverted: "merge_reverted",
+        P.DoseAdministered: "dose_administered",
+        P.ObservationCompleted: "observation_completed",
+        P.DoseVoided: "dose_voided",
+        P.DoseCorrected: "dose_corrected",
+    }
+
+    def apply(self, tx: Tx, events: list[tuple[int, Any]]) -> None:
+        people = Rows(tx, "vh_people", ("person_id",))
+        doses = Rows(tx, "vh_doses", ("dose_id",))
+        people.load({str(e.originator_id) for _, e in events})
+        doses.load({str(e.dose_id) for _, e in events if hasattr(e, "dose_id")})
+        touched: set[str] = set()
+        self.dispatch(events, people, doses, touched)
+        people.flush()
+        doses.flush()
+        self._recompute(tx, touched)
+
+    # -- handlers ------------------------------------------------------------------------------------
+
+    def registered(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        pid = str(e.originator_id)
+        people.put(
+            {
+                "person_id": pid,
+                "full_name": e.full_name,
+                "date_of_birth": e.date_of_birth,
+                "sex": e.sex,
+                "province_code": e.address.get("province_code"),
+                "district_code": e.address.get("district_code"),
+                "ward_code": e.address.get("ward_code"),
+                "verification": None,
+                "merged_into": None,
+                "series_status": "none",
+                "primary_doses_given": 0,
+                "primary_doses_required": 0,
+                "primary_completed_on": None,
+                "next_dose_kind": "primary",
+                "next_dose_earliest": None,
+                "policy_id": None,
+                "valid_doses": 0,
+            }
+        )
+
+    def details_corrected(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = people.get(str(e.originator_id))
+        for name, value in e.changes.items():
+            if name == "date_of_birth":
+                row["date_of_birth"] = datetime.fromisoformat(value).date() if isinstance(value, str) else value
+            elif name in ("full_name", "sex"):
+                row[name] = value
+            elif name == "address":
+                for part in ("province_code", "district_code", "ward_code"):
+                    row[part] = value.get(part)
+        people.touch(row)
+
+    def identity_verified(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = people.get(str(e.originator_id))
+        row["verification"] = e.result
+        people.touch(row)
+
+    def merged_into(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = people.get(str(e.originator_id))
+        row["merged_into"] = str(e.into_person_id)
+        people.touch(row)
+        touched.update((row["person_id"], row["merged_into"]))
+
+    def merge_absorbed(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        touched.add(str(e.originator_id))
+
+    def merge_reverted(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = people.get(str(e.originator_id))
+        if row["merged_into"] == str(e.other_person_id):
+            row["merged_into"] = None
+            people.touch(row)
+        touched.update((row["person_id"], str(e.other_person_id)))
+
+    def dose_administered(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        doses.put(
+            {
+                "dose_id": str(e.dose_id),
+                "person_id": str(e.originator_id),
+                "vaccine": e.vaccine,
+                "lot_id": str(e.lot_id),
+                "lot_number": e.lot_number,
+                "facility_id": str(e.facility_id),
+                "administered_at": _utc(e.administered_at),
+                "administered_on": local_day(e.administered_at),
+                "kind": e.kind,
+                "dose_number": e.dose_number,
+                "interval_override_reason": (e.interval_override or {}).get("reason"),
+                "voided": False,
+                "void_reason": None,
+                "corrected": False,
+                "observation_minutes": None,
+            }
+        )
+        touched.add(str(e.originator_id))
+
+    def observation_completed(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = doses.get(str(e.dose_id))
+        row["observation_minutes"] = e.minutes
+        doses.touch(row)
+
+    def dose_voided(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = doses.get(str(e.dose_id))
+        row["voided"], row["void_reason"], row["dose_number"] = True, e.reason, None
+        doses.touch(row)
+        touched.update((str(e.originator_id), row["person_id"]))
+
+    def dose_corrected(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = doses.get(str(e.dose_id))
+        if "administered_at" in e.changes:
+            moment = datetime.fromisoformat(e.changes["administered_at"])
+            row["administered_at"], row["administered_on"] = _utc(moment), local_day(moment)
+        if "lot_id" in e.changes:
+            row["lot_id"], row["lot_number"] = e.changes["lot_id"], e.changes["lot_number"]
+        row["corrected"] = True
+        doses.touch(row)
+        touched.update((str(e.originator_id), row["person_id"]))
+
+    # -- series ---------------------------------------------------------------------------------------
+
+    def _recompute(self, tx: Tx, touched: set[str]) -> None:
+        """Dose numbers and series status of each touched person, over their merged records too."""
+        if not touched:
+            return
+        members = Rows(tx, "vh_people", ("person_id",))
+        members.load(touched)
+        members.load(touched, column="merged_into")
+        group: dict[str, set[str]] = {pid: {pid} for pid in touched}
+        for row in members.rows.values():
+            if row["merged_into"] in group:
+                group[row["merged_into"]].add(row["person_id"])
+        doses = Rows(tx, "vh_doses", ("dose_id",))
+        doses.load({m for ids in group.values() for m in ids}, column="person_id")
+        by_person: dict[str, list[dict]] = {}
+        for dose in doses.rows.values():
+            by_person.setdefault(dose["person_id"], []).append(dose)
+        for pid in sorted(touched):
+            person = members.get(pid)
+            if person is None:
+                continue
+            valid = sorted(
+                (d for m in group[pid] for d in by_person.get(m, []) if not d["voided"]),
+                key=lambda d: (d["administered_on"], d["dose_id"]),
+            )
+            for number, dose in enumerate(valid, start=1):
+                if dose["dose_number"] != number:
+                    dose["dose_number"] = number
+                    doses.touch(dose)
+            state = series_state(
+                [DoseFact(d["dose_id"], d["vaccine"], d["administered_on"], d["kind"],
+                          d["interval_override_reason"] is not None) for d in valid]
+            )
+            person.update(
+                series_status=state.status,
+                primary_doses_given=state.primary_doses_given,
+                primary_doses_required=state.primary_doses_required,
+                primary_completed_on=state.primary_completed_on,
+                next_dose_kind=state.next_dose_kind,
+                next_dose_earliest=state.next_dose_earliest,
+                policy_id=state.policy_id if valid else None,
+                valid_doses=len(valid),
+            )
+            members.touch(person)
+        members.flush()
+        doses.flush()
+
+
+class VaccinationHistoryQueries:
+    def __init__(self, db: ProjectionDB) -> None:
+        self.db = db
+
+    def history(self, person_id: UUID) -> dict[str, Any] | None:
+        """A person's record as the projection holds it, with every dose (voided ones marked)."""
+        pid = str(person_id)
+        people = self.db.query("SELECT * FROM vh_people WHERE person_id = %s", (pid,))
+        if not people:
+            return None
+        person = people[0]
+        merged = [r["person_id"] for r in self.db.query(
+            "SELECT person_id FROM vh_people WHERE merged_into = %s ORDER BY person_id", (pid,))]
+        ids = [pid, *merged]
+        marks = ", ".join(["%s"] * len(ids))
+        doses = self.db.query(
+            f"SELECT * FROM vh_doses WHERE person_id IN ({marks}) ORDER BY administered_on, dose_id", ids
+        )
+        return {
+            "person_id": pid,
+            "full_name": person["full_name"],
+            "date_of_birth": person["date_of_birth"],
+            "area": {k: person[k] for k in ("province_code", "district_code", "ward_code")},
+            "verification": person["verification"],
+            "merged_into": person["merged_into"],
+            "merged_records": merged,
+            "series": {
+                "status": person["series_status"],
+                "primary_doses_given": person["primary_doses_given"],
+                "primary_doses_required": person["primary_doses_required"],
+                "primary_completed_on": person["primary_completed_on"],
+                "next_dose_kind": person["next_dose_kind"],
+                "next_dose_earliest": person["next_dose_earliest"],
+                "policy_id": person["policy_id"],
+                "valid_doses": person["valid_doses"],
+            },
+            "doses": [
+                {
+                    "dose_id": d["dose_id"],
+                    "recorded_on_person_id": d["person_id"],
+                    "dose_number": d["dose_number"],
+                    "kind": d["kind"],
+                    "vaccine": d["vaccine"],
+                    "lot_id": d["lot_id"],
+                    "lot_number": d["lot_number"],
+                    "facility_id": d["facility_id"],
+                    "administered_at": d["administered_at"],
+                    "administered_on": d["administered_on"],
+                    "interval_override_reason": d["interval_override_reason"],
+                    "voided": bool(d["voided"]),
+                    "void_reason": d["void_reason"],
+                    "corrected": bool(d["corrected"]),
+                    "observation_minutes": d["observation_minutes"],
+                }
+                for d in doses
+            ],
+        }
