@@ -81,6 +81,11 @@ def check_details(details: dict, *, now: datetime) -> dict:
     return out
 
 
+def _plain(values: dict) -> dict:
+    """Values nested in an event as they are stored (dates as ISO strings), so live and replayed events agree."""
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
+
+
 class Person(LedgerAggregate):
     """A person known to the ledger, with their identity and vaccination record."""
 
@@ -375,7 +380,9 @@ class Person(LedgerAggregate):
         if not effective:
             raise RuleViolation("correction_changes_nothing", "the corrected values equal the current ones")
         previous = {k: getattr(self, k) for k in effective}
-        self._record(self.DetailsCorrected, prov, changes=effective, previous=previous, reason=reason)
+        self._record(
+            self.DetailsCorrected, prov, changes=_plain(effective), previous=_plain(previous), reason=reason
+        )
         return effective
 
     def record_verification(
@@ -401,8 +408,9 @@ class Person(LedgerAggregate):
             raise Invalid("reason", "a reason is required to merge records")
         self.require_active()
         survivor.require_active()
+        # `changed` is reset: revert_merge looks for changes made on the survivor *since* the merge.
         doses = [
-            {k: v for k, v in d.items() if k != "origin_person_id"}
+            {**{k: v for k, v in d.items() if k != "origin_person_id"}, "changed": False}
             for d in self.doses.values()
             if not d["voided"]
         ]
@@ -412,6 +420,8 @@ class Person(LedgerAggregate):
     def revert_merge(self, survivor: Person, *, prov: Provenance) -> None:
         if self.merged_into != survivor.id:
             raise RuleViolation("not_merged", f"this record is not merged into {survivor.id}")
+        # A survivor since merged into a third record passed these doses on: revert that merge first.
+        survivor.require_active()
         origin = str(self.id)
         if any(d.get("origin_person_id") == origin and d["changed"] for d in survivor.doses.values()):
             raise RuleViolation(
@@ -583,8 +593,15 @@ class Person(LedgerAggregate):
         dose_id = uuid4()
         new = DoseFact(str(dose_id), vaccine, day, kind, interval_override is not None)
         facts = self.dose_facts(extra=new)
+        # A late-entered dose can break a rule on a neighbour (mixing, one primary dose too many):
+        # refuse whatever the new dose introduces, not only violations reported on the dose itself.
+        already = {(v.rule, v.dose_id) for v in check_series(self.dose_facts())}
         for violation in check_series(facts):
-            if violation.dose_id == str(dose_id) or violation.rule == "dose_interval":
+            if (
+                violation.dose_id == str(dose_id)
+                or violation.rule == "dose_interval"
+                or (violation.rule, violation.dose_id) not in already
+            ):
                 raise RuleViolation(
                     violation.rule,
                     violation.message,

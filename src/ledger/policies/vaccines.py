@@ -150,7 +150,9 @@ def series_state(doses: list[DoseFact], on: date | None = None) -> SeriesState:
             "partial", len(primary), required, None, "primary", primary[-1].day + timedelta(days=gap), policy.id
         )
     completed_on = primary[required - 1].day
-    last = boosters[-1].day if boosters else completed_on
+    # Like check_series: the next booster runs from the last booster *or additional* dose after the series.
+    after_primary = [d for d in ordered if d.kind != "primary" and d.day >= completed_on]
+    last = after_primary[-1].day if after_primary else completed_on
     return SeriesState(
         "boosted" if boosters else "primary_complete",
         len(primary),
