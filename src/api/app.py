@@ -1,0 +1,109 @@
+"""`create_app(settings)`: the FastAPI application, with a lifespan that owns the stores.
+
+Nothing is opened at import time. The lifespan builds the `Ledger` (the write side) and
+the `ProjectionRuntime` (the read side, with its in-process engine thread) unless the
+caller passes them in, keeps them on `app.state`, and closes what it opened on shutdown.
+
+Responses: FastAPI serialises routes that declare a response model straight to JSON
+bytes with pydantic-core; the FastAPI we run (0.165) deprecates `ORJSONResponse` for that
+reason, and a custom default class would turn that fast path off. So the default
+response class is kept, and problem documents are rendered with orjson
+(`api.errors.ProblemResponse`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from ledger.application import Ledger
+from ledger.settings import Settings
+from projections.runtime import ProjectionRuntime
+
+from .errors import install_error_handlers, problem_schemas
+from .routers import ROUTERS
+
+TITLE = "National health data ledger"
+DESCRIPTION = """\
+An event-sourced national record of vaccination, vaccine logistics and identity.
+
+* **Writes** answer the ids they created or changed and the `position` of their last event.
+  Send `X-Actor` and `X-Org` (who records the fact, for which organisation), optionally
+  `X-Source` and an `Idempotency-Key` (a repeat answers the first result with `replayed: true`).
+  Bodies may carry `occurred_at` (with a time zone) when the fact happened before it is recorded.
+* **Reads** of projections accept `min_position` and wait (bounded) until the projection has
+  processed that position: pass the `position` a write answered to read your own writes.
+* **Errors** are RFC 9457 `application/problem+json`: 422 with the `field`, 404 with the `kind`
+  and `key`, 409 with the `rule` that refused the command, 503 with `Retry-After`.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("health-ledger")
+    except PackageNotFoundError:
+        return "0.0.0+source"
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Route functions have unique names, so generated clients get `register_facility()`, not `..._post`.
+    return route.name
+
+
+def create_app(
+    settings: Settings, *, ledger: Ledger | None = None, runtime: ProjectionRuntime | None = None
+) -> FastAPI:
+    """The API over `settings`; a given `ledger` or `runtime` is used as is and left open on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_ledger = ledger is None
+        the_ledger = Ledger(settings) if ledger is None else ledger
+        own_runtime = runtime is None
+        try:
+            the_runtime = ProjectionRuntime(settings, the_ledger) if runtime is None else runtime
+        except BaseException:
+            if own_ledger:
+                the_ledger.close()
+            raise
+        the_runtime.start()
+        app.state.settings = settings
+        app.state.ledger = the_ledger
+        app.state.runtime = the_runtime
+        try:
+            yield
+        finally:
+            if own_runtime:
+                the_runtime.close()
+            if own_ledger:
+                the_ledger.close()
+
+    app = FastAPI(
+        title=TITLE,
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,104 @@
+"""Dependencies of the routes, as `Annotated` aliases: the ledger, the projections, the caller.
+
+The stores live on `app.state` (opened by the lifespan in `api.app`), never in globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+
+from ledger.application import Ledger
+from ledger.domain import Provenance
+from ledger.settings import Settings
+from projections.runtime import ProjectionRuntime
+
+from .errors import ProjectionLagging
+from .schemas.common import Source
+
+DEFAULT_SOURCE = Source("app")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_ledger(request: Request) -> Ledger:
+    return request.app.state.ledger
+
+
+def get_runtime(request: Request) -> ProjectionRuntime:
+    return request.app.state.runtime
+
+
+def get_provenance(
+    actor: Annotated[
+        str, Header(alias="X-Actor", min_length=1, max_length=200, description="Who records the fact (user id).")
+    ],
+    org: Annotated[
+        str,
+        Header(alias="X-Org", min_length=1, max_length=200, description="For which organisation (facility, lab)."),
+    ],
+    source: Annotated[Source, Header(alias="X-Source", description="Channel of the record.")] = DEFAULT_SOURCE,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key", min_length=1, max_length=200,
+            description="The sender's own id for this command: a repeat answers the first result "
+            "(`replayed: true`) and writes nothing.",
+        ),
+    ] = None,
+) -> Provenance:
+    """Who records a fact, from the request headers.
+
+    Authentication seam: until it lands (DESIGN §9), callers name themselves in `X-Actor`
+    and `X-Org`. This is the one function to change: it will take both from the verified
+    credentials and refuse headers that disagree with them. Routes depend only on the
+    `Provenance` it returns.
+    """
+    return Provenance(actor=actor, org=org, source=str(source), client_ref=idempotency_key)
+
+
+def occurred(prov: Provenance, occurred_at: datetime | None) -> Provenance:
+    """The caller's provenance with the business time a command body carries."""
+    return prov if occurred_at is None else replace(prov, occurred_at=occurred_at)
+
+
+class ReadAfter:
+    """Read-your-writes: wait until the named projections have reached `?min_position`.
+
+    A write answers the `position` of its last event; passing it here makes the read
+    wait (at most `settings.read_wait_seconds`) until the projection has processed it,
+    and answer 503 `projection_lagging` otherwise.
+    """
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    def __call__(
+        self,
+        runtime: Annotated[ProjectionRuntime, Depends(get_runtime)],
+        settings: Annotated[Settings, Depends(get_settings)],
+        min_position: Annotated[
+            int | None,
+            Query(ge=0, le=2**63 - 1, description="Wait until the projection has processed this position "
+                  "(the `position` a write answered)."),
+        ] = None,
+    ) -> None:
+        if min_position is None:
+            return
+        if not runtime.wait_for(min_position, self.names, timeout=settings.read_wait_seconds):
+            raise ProjectionLagging(self.names, min_position, settings.read_wait_seconds)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+RuntimeDep = Annotated[ProjectionRuntime, Depends(get_runtime)]
+ProvenanceDep = Annotated[Provenance, Depends(get_provenance)]
+#: Reads of the `stock` projection, after `?min_position`.
+StockFresh = Annotated[None, Depends(ReadAfter("stock"))]
+#: Reads of the `vaccination_history` projection, after `?min_position`.
+HistoryFresh = Annotated[None, Depends(ReadAfter("vaccination_history"))]

@@ -1,0 +1,109 @@
+"""People: registration, lookup by identity document, corrections, verification and merges."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from ledger.domain import Person
+
+from ..deps import LedgerDep, ProvenanceDep, occurred
+from ..errors import problem_responses
+from ..schemas import (
+    IdentityVerification,
+    MergeChanged,
+    PersonChanged,
+    PersonCorrection,
+    PersonLookup,
+    PersonMerge,
+    PersonOut,
+    PersonRegistration,
+)
+from ..schemas.common import IdType
+from ._common import LOCATION_HEADER, answer
+
+PREFIX = "/v1/people"
+router = APIRouter(prefix=PREFIX, tags=["people"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PersonChanged,
+    responses={201: {"headers": LOCATION_HEADER}, **problem_responses(409, 422, 503)},
+)
+def register_person(
+    body: PersonRegistration, ledger: LedgerDep, prov: ProvenanceDep, response: Response
+) -> dict[str, Any]:
+    """Register a person; one person per identity document (`one_person_per_id_number`)."""
+    details = body.model_dump(include={"full_name", "date_of_birth", "sex", "phone", "address"})
+    result = ledger.register_person(
+        id_type=body.id_type, id_number=body.id_number, details=details, prov=occurred(prov, body.occurred_at)
+    )
+    return answer(result, response, f"{PREFIX}/{result.ids['person_id']}")
+
+
+@router.get("", response_model=PersonLookup, responses=problem_responses(404, 422, 503))
+def find_person(
+    ledger: LedgerDep,
+    id_type: IdType,
+    id_number: Annotated[str, Query(min_length=1, max_length=32)],
+) -> dict[str, Any]:
+    """The person holding an identity document (following merges to the surviving record)."""
+    return {"person_id": ledger.find_person(str(id_type), id_number)}
+
+
+@router.get("/{person_id}", response_model=PersonOut, responses=problem_responses(404, 422, 503))
+def get_person(person_id: UUID, ledger: LedgerDep) -> dict[str, Any]:
+    """A person with their identity, screenings, doses and adverse events, from the write model."""
+    return person_state(ledger.person(person_id))
+
+
+@router.post("/{person_id}/corrections", response_model=PersonChanged, responses=problem_responses(404, 409, 422, 503))
+def correct_person(person_id: UUID, body: PersonCorrection, ledger: LedgerDep, prov: ProvenanceDep) -> dict[str, Any]:
+    """Correct details for a data-quality reason; each reason may change only its own fields."""
+    changes = body.changes.model_dump(exclude_unset=True)
+    return answer(ledger.correct_person(person_id=person_id, changes=changes, reason=body.reason, prov=prov))
+
+
+@router.post(
+    "/{person_id}/verifications", response_model=PersonChanged, responses=problem_responses(404, 409, 422, 503)
+)
+def verify_identity(
+    person_id: UUID, body: IdentityVerification, ledger: LedgerDep, prov: ProvenanceDep
+) -> dict[str, Any]:
+    """Record the result of checking the identity against the population register."""
+    return answer(ledger.verify_identity(
+        person_id=person_id, result=body.result, register_ref=body.register_ref,
+        mismatched_fields=body.mismatched_fields, prov=occurred(prov, body.occurred_at),
+    ))
+
+
+@router.post("/{person_id}/merge", response_model=MergeChanged, responses=problem_responses(404, 409, 422, 503))
+def merge_people(person_id: UUID, body: PersonMerge, ledger: LedgerDep, prov: ProvenanceDep) -> dict[str, Any]:
+    """Merge this duplicate record into `into_person_id`, which takes over its valid doses."""
+    return answer(ledger.merge_people(duplicate_id=person_id, into_id=body.into_person_id, reason=body.reason, prov=prov))
+
+
+@router.post(
+    "/{person_id}/merge-reversal", response_model=MergeChanged, responses=problem_responses(404, 409, 422, 503)
+)
+def revert_merge(person_id: UUID, ledger: LedgerDep, prov: ProvenanceDep) -> dict[str, Any]:
+    """Undo a wrong merge of this record (`not_merged`, `merge_revert_blocked`)."""
+    return answer(ledger.revert_merge(duplicate_id=person_id, prov=prov))
+
+
+def person_state(p: Person) -> dict[str, Any]:
+    """A person's write-model state as plain data."""
+    return {
+        "person_id": p.id, "id_type": p.id_type, "id_number": p.id_number, "full_name": p.full_name,
+        "date_of_birth": p.date_of_birth, "sex": p.sex, "phone": p.phone, "address": p.address,
+        "verification": p.verification, "merged_into": p.merged_into, "vaccination_status": p.vaccination_status,
+        "allocated_district": p.allocated_district,
+        "screenings": [{"screening_id": sid, **s} for sid, s in p.screenings.items()],
+        "doses": list(p.doses.values()),
+        "adverse_events": [{"aefi_id": aid, **a} for aid, a in p.aefis.items()],
+        "version": p.version,
+    }

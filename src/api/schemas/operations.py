@@ -1,0 +1,28 @@
+"""Schemas of operational reads: projection status and health."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from .common import ResponseModel
+
+
+class ProjectionStatus(ResponseModel):
+    name: str
+    position: int = Field(description="Position up to which the projection has processed the log.")
+    head: int = Field(description="Position of the newest event in the log.")
+    lag: int = Field(description="head - position.")
+    events_per_second: float
+
+
+class ProjectionStatuses(ResponseModel):
+    items: list[ProjectionStatus]
+
+
+class Liveness(ResponseModel):
+    status: str
+
+
+class Readiness(ResponseModel):
+    status: str
+    head: int = Field(description="Position of the newest event in the log.")

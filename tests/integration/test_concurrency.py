@@ -1,0 +1,146 @@
+"""Real threads racing on PostgreSQL: stock never goes negative, one person per id number, one write per client_ref.
+
+Every race is run the way the API runs (one shared Ledger) or the way separate workers do (several Ledger
+instances on one database), and a `Conflict` (retries exhausted) counts as a failure.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.domain import Conflict, IdentityKey, RuleViolation, StockCard
+from ledger.domain.receipt import CommandReceipt
+
+pytestmark = pytest.mark.postgres
+
+DOSES, THREADS, ATTEMPTS = 100, 16, 10
+
+
+def race(threads: int, work: Callable[[int], Any]) -> list[tuple[str, Any]]:
+    """Run `work(i)` in `threads` threads released together; returns ("ok", result) or ("error", exc) per call."""
+    barrier = threading.Barrier(threads)
+    outcomes: list[list[tuple[str, Any]]] = [[] for _ in range(threads)]
+
+    def run(i: int) -> None:
+        barrier.wait()
+        outcomes[i].extend(work(i))
+
+    pool = [threading.Thread(target=run, args=(i,), name=f"racer-{i}") for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in pool), "a racing thread hung"
+    return [o for per_thread in outcomes for o in per_thread]
+
+
+def attempt(call: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return "ok", call()
+    except Exception as exc:  # classified by the caller
+        return "error", exc
+
+
+def topics(ledger: Ledger, aggregate_id: UUID) -> Counter[str]:
+    return Counter(e.topic for e in ledger.recorder.select_events(aggregate_id))
+
+
+@pytest.mark.parametrize("instances", [1, 4], ids=["shared-ledger", "four-ledgers"])
+def test_160_attempts_on_100_doses(pg_settings, world_factory, prov, instances):
+    """16 threads making 160 dose attempts on a card holding 100 doses: exactly 100 succeed, 60 are refused with
+    `stock_never_negative`, none ends in `Conflict`, and the card ends at 0 with exactly 100 Administered events."""
+    ledgers = [Ledger(pg_settings) for _ in range(instances)]
+    try:
+        world = world_factory(ledgers[0], warehouse_stock=0, point_stock=DOSES)
+        people = []
+        for _ in range(THREADS * ATTEMPTS):
+            person = world.register_person()
+            people.append((person, world.screen(person)))
+
+        def administer(i: int) -> list[tuple[str, Any]]:
+            app = ledgers[i % instances]
+            return [
+                attempt(lambda p=person, s=screening: app.administer_dose(
+                    person_id=p, lot_id=world.lot_id, facility_id=world.point_id, screening_id=s, prov=prov()))
+                for person, screening in people[i * ATTEMPTS:(i + 1) * ATTEMPTS]
+            ]
+
+        outcomes = race(THREADS, administer)
+        errors = [o for kind, o in outcomes if kind == "error"]
+        assert not [e for e in errors if isinstance(e, Conflict)], "a command ran out of retries"
+        assert not [e for e in errors if not isinstance(e, RuleViolation)], errors
+        assert Counter(e.rule for e in errors) == {"stock_never_negative": THREADS * ATTEMPTS - DOSES}
+        successes = [o for kind, o in outcomes if kind == "ok"]
+        assert len(successes) == DOSES
+        assert len({r.position for r in successes}) == DOSES
+
+        reader = ledgers[-1]
+        assert reader.stock_card(world.lot_id, world.point_id).on_hand == 0
+        card_id = StockCard.create_id(world.lot_id, world.point_id)
+        assert topics(reader, card_id)["ledger.stock.Administered"] == DOSES
+        dosed = [UUID(r.ids["person_id"]) for r in successes]
+        assert all(len(reader.person(p).doses) == 1 for p in dosed)
+    finally:
+        for app in ledgers:
+            app.close()
+
+
+@pytest.mark.parametrize("instances", [1, 4], ids=["shared-ledger", "four-ledgers"])
+def test_same_id_number_from_8_threads(pg_settings, world_factory, instances):
+    """8 threads registering the same id number at once make exactly one person; the 7 others are refused with
+    `one_person_per_id_number`."""
+    ledgers = [Ledger(pg_settings) for _ in range(instances)]
+    try:
+        world = world_factory(ledgers[0], warehouse_stock=0, point_stock=0)
+        number = "079077777701"
+        worlds = [world] + [type(world)(**{**vars(world), "ledger": app}) for app in ledgers[1:]]
+
+        outcomes = race(8, lambda i: [attempt(lambda: worlds[i % instances].register_person(
+            id_number=number, full_name=f"Racer {i}"))])
+        winners = [o for kind, o in outcomes if kind == "ok"]
+        errors = [o for kind, o in outcomes if kind == "error"]
+        assert len(winners) == 1
+        assert [type(e) for e in errors] == [RuleViolation] * 7, errors
+        assert {e.rule for e in errors} == {"one_person_per_id_number"}
+        assert all(e.details["person_id"] == str(winners[0]) for e in errors)
+        assert ledgers[0].find_person("cccd", number) == winners[0]
+        assert topics(ledgers[0], IdentityKey.create_id("cccd", number)) == {"ledger.identity.Claimed": 1}
+        assert topics(ledgers[0], winners[0]) == {"ledger.person.Registered": 1}
+    finally:
+        for app in ledgers:
+            app.close()
+
+
+@pytest.mark.parametrize("instances", [1, 4], ids=["shared-ledger", "four-ledgers"])
+def test_same_client_ref_from_8_threads(pg_settings, world_factory, prov, instances):
+    """The same command with the same client_ref from 8 threads at once is written once; the 7 others replay the
+    first result with the same ids."""
+    ledgers = [Ledger(pg_settings) for _ in range(instances)]
+    try:
+        world = world_factory(ledgers[0], warehouse_stock=0, point_stock=0)
+
+        def receive(i: int) -> list[tuple[str, Any]]:
+            app = ledgers[i % instances]
+            return [attempt(lambda: app.receive_stock(lot_id=world.lot_id, facility_id=world.point_id, quantity=25,
+                                                      supplier_ref="PO-RACE", prov=prov("race-1")))]
+
+        outcomes = race(8, receive)
+        assert [kind for kind, _ in outcomes] == ["ok"] * 8, [o for kind, o in outcomes if kind == "error"]
+        results = [o for _, o in outcomes]
+        assert sorted(r.replayed for r in results) == [False] + [True] * 7
+        assert len({tuple(sorted(r.ids.items())) for r in results}) == 1
+        assert ledgers[-1].stock_card(world.lot_id, world.point_id).on_hand == 25  # opened and received once
+        card_id = StockCard.create_id(world.lot_id, world.point_id)
+        assert topics(ledgers[0], card_id) == {"ledger.stock.Opened": 1, "ledger.stock.Received": 1}
+        receipt_id = CommandReceipt.create_id("moh-test", "race-1")
+        assert topics(ledgers[0], receipt_id) == {"ledger.receipt.Issued": 1}
+    finally:
+        for app in ledgers:
+            app.close()
