@@ -1,0 +1,95 @@
+"""End to end: the real `ledger serve` process, spoken to over HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _call(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url, data=data, method=method,
+        headers={"Content-Type": "application/json", "X-Actor": "e2e", "X-Org": "NW-E2E"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(SRC),
+        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.sqlite3",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if _call("GET", f"{base}/health/ready")[0] == 200:
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("server did not start:\n" + proc.stdout.read().decode(errors="replace"))
+        time.sleep(0.1)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=15)
+
+
+def test_server_records_and_projects_a_facility_chain(server: str) -> None:
+    """A server process accepts writes, refuses a broken rule with 409, and its projections catch up."""
+    status, created = _call("POST", f"{server}/v1/facilities", {
+        "code": "NW-E2E", "name": "National warehouse", "kind": "national_warehouse", "province_code": "01",
+    })
+    assert status == 201, created
+    facility_id = created["ids"]["facility_id"]
+    status, again = _call("POST", f"{server}/v1/facilities", {
+        "code": "NW-E2E", "name": "Again", "kind": "national_warehouse", "province_code": "01",
+    })
+    assert status == 409 and again["rule"] == "facility_code_exists"
+    status, lot = _call("POST", f"{server}/v1/lots", {
+        "vaccine": "pfizer", "manufacturer": "Pfizer", "lot_number": "E2E1", "expiry": "2030-01-01",
+        "doses_per_vial": 6,
+    })
+    assert status == 201, lot
+    status, receipt = _call("POST", f"{server}/v1/stock/receipts", {
+        "lot_id": lot["ids"]["lot_id"], "facility_id": facility_id, "quantity": 500,
+    })
+    assert status in (200, 201), receipt
+    status, levels = _call("GET", f"{server}/v1/stock?facility_id={facility_id}&min_position={receipt['position']}")
+    assert status == 200, levels
+    assert levels["items"][0]["on_hand"] == 500
+    status, projections = _call("GET", f"{server}/v1/projections")
+    assert status == 200
+    by_name = {p["name"]: p for p in projections["items"]}
+    assert set(by_name) == {"stock", "vaccination_history"}
+    assert by_name["stock"]["position"] >= receipt["position"]
