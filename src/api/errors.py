@@ -51,6 +51,8 @@ STORE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
+#: FastAPI's detail when a request body cannot be decoded at all.
+_BODY_PARSE_ERROR = "There was an error parsing the body"
 
 
 class ProjectionLagging(Exception):
@@ -145,6 +147,12 @@ def _request_validation(request: Request, exc: Exception) -> Response:
 
 def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
+        # FastAPI answers 400 when the body cannot even be decoded (bad UTF-8, nesting too deep):
+        # to a client that is malformed JSON like any other, so it gets the same 422.
+        message = "the body is not valid JSON"
+        errors = [{"field": "body", "message": message, "type": "json_invalid"}]
+        return problem(422, "invalid", f"body: {message}", title="Invalid request", field="body", errors=errors)
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem(exc.status_code, "about:blank", detail, headers=dict(exc.headers or {}))
 

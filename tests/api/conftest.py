@@ -126,6 +126,12 @@ def api(client) -> Api:
     return Api(client)
 
 
+@pytest.fixture
+def make_api(make_client) -> Callable[..., Api]:
+    """`make_client`, wrapped in `Api`."""
+    return lambda **kw: Api(make_client(**kw))
+
+
 @dataclass(frozen=True)
 class Seed:
     warehouse_id: str
@@ -166,3 +172,9 @@ def seed_chain(api: Api) -> Seed:
 @pytest.fixture
 def seeded(api) -> Seed:
     return seed_chain(api)
+
+
+@pytest.fixture
+def seeder() -> Callable[[Api], Seed]:
+    """`seed_chain`, for tests that seed a client of their own."""
+    return seed_chain

@@ -57,9 +57,10 @@ def test_empty_or_unknown_header_values_are_422(api):
                 headers={"Idempotency-Key": "k" * 201})
 
 
-def test_malformed_json_is_422(api):
-    """A body that is not JSON is 422 on the body, as problem+json."""
-    r = api.client.post("/v1/facilities", content=b'{"code": "VP-01",', headers={"content-type": "application/json"})
+@pytest.mark.parametrize("payload", [b'{"code": "VP-01",', b"\xff\xfe{}", b"[" * 5000 + b"]" * 5000])
+def test_malformed_json_is_422(api, payload):
+    """A body that is not JSON (truncated, not UTF-8, nested too deep) is 422 on the body, as problem+json."""
+    r = api.client.post("/v1/facilities", content=payload, headers={"content-type": "application/json"})
     doc = _problem(r, 422)
     assert doc["field"] == "body" and doc["errors"][0]["type"] == "json_invalid"
     assert doc["type"].endswith("/invalid")

@@ -1,0 +1,197 @@
+"""No input answers 500: every route, fed junk bodies, junk fields, junk ids and junk queries.
+
+The sweep starts from a valid body for every POST route (a catalogue that must cover
+every POST route the OpenAPI document lists), then replaces each field, at every depth,
+with values of the wrong type, out of range, empty, huge or null, drops it, or replaces
+the whole body. Some mutations are still valid and succeed; that is fine. The only
+thing asserted is that nothing answers 5xx.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+JUNK_VALUES: list[Any] = [
+    None, "", " ", "x" * 5000, "😷\u0000", -1, 0, 2**31, 10**30, -(10**30), 1.5, 1e308, True, False, [], {},
+    [None, 1, "a"], {"nested": {"deeper": [1, {}]}}, "2021-02-30", "not-a-uuid", "00000000-0000-0000-0000-000000000000",
+    "2021-09-01T09:30:00", "9999-12-31T23:59:59+14:00",
+]
+JUNK_BODIES: list[Any] = [{}, [], None, "text", 0, 10**30, True, [{}], {"unexpected": 1}, {"": None}]
+RAW_BODIES: list[bytes] = [b"{", b"\xff\xfe\x00", b'{"a": NaN}', b'{"a": Infinity}', b"[" * 5000 + b"]" * 5000,
+                           b'{"a": 1, "a": 2}', b"\x00"]
+JUNK_IDS = ["not-a-uuid", str(uuid.UUID(int=0)), "1" * 200, "%00", "..", "null"]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _catalogue(api, s) -> tuple[dict[str, str], dict[str, Any]]:
+    """Path values and a valid body for every POST route, in the state seeded by `seed_chain`."""
+    dose = api.dose(s.person_id, s.lot_id, s.point_id)["ids"]["dose_id"]
+    aefi = api.post(f"/v1/people/{s.person_id}/adverse-events", {
+        "dose_id": dose, "severity": "common", "symptoms": ["fever"], "onset_at": _now()}, expect=201)["ids"]["aefi_id"]
+    other = api.register_person("001090000099")
+    path_values = {"facility_id": s.point_id, "lot_id": s.lot_id, "transfer_id": s.transfer_id,
+                   "person_id": s.person_id, "dose_id": dose, "aefi_id": aefi}
+    where = {"lot_id": s.lot_id, "facility_id": s.warehouse_id}
+    people = "/v1/people/{person_id}"
+    bodies = {
+        "/v1/facilities": {"code": "VP-99", "name": "N", "kind": "vaccination_point", "province_code": "01",
+                           "district_code": "001", "ward_code": "00001", "parent_code": "NW-01"},
+        "/v1/lots": {"vaccine": "pfizer", "manufacturer": "P", "lot_number": "L9", "expiry": "2099-01-01",
+                     "doses_per_vial": 6},
+        "/v1/lots/{lot_id}/recall": {"reason": "other", "note": "n", "occurred_at": _now()},
+        "/v1/stock/receipts": {**where, "quantity": 1, "supplier_ref": "PO", "occurred_at": _now()},
+        "/v1/stock/adjustments": {**where, "quantity": 1, "direction": "out", "reason": "damaged", "note": "n"},
+        "/v1/stock/counts": {**where, "counted": 5},
+        "/v1/stock/reversals": {**where, "movement_id": str(uuid.uuid4()), "reason": "r"},
+        "/v1/transfers": {"document_number": "PX-9", "source_id": s.warehouse_id, "destination_id": s.point_id,
+                          "lines": [{"lot_id": s.lot_id, "quantity": 1}]},
+        "/v1/transfers/{transfer_id}/receipt": {"lines": [{"lot_id": s.lot_id, "quantity": 1,
+                                                           "discrepancy_reason": "lost"}]},
+        "/v1/transfers/{transfer_id}/cancellation": {"reason": "r"},
+        "/v1/people": {"id_type": "cccd", "id_number": "001090000077", "full_name": "A", "date_of_birth": "1990-01-01",
+                       "sex": "male", "phone": "0912345678",
+                       "address": {"line": "l", "province_code": "01", "district_code": "001", "ward_code": "00001"}},
+        f"{people}/corrections": {"reason": "duplicate_person", "changes": {
+            "full_name": "B", "date_of_birth": "1990-01-02", "sex": "female", "id_type": "cccd",
+            "id_number": "001090000088"}},
+        f"{people}/verifications": {"result": "mismatch", "register_ref": "R", "mismatched_fields": ["sex"]},
+        f"{people}/merge": {"into_person_id": other, "reason": "dup"},
+        f"{people}/merge-reversal": {},
+        f"{people}/vaccination-registration": {"priority_group": "g", "preferred_facility_id": s.point_id},
+        f"{people}/vaccination-approval": {"province_code": "01", "district_code": "001",
+                                           "district_facility_id": s.point_id},
+        f"{people}/screenings": {"facility_id": s.point_id, "vitals": {
+            "temperature_c": 36.5, "pulse_per_min": 70, "systolic_mmhg": 120, "diastolic_mmhg": 80,
+            "respiration_per_min": 16}, "answers": {"acute_illness": False}, "outcome": "eligible",
+            "observation_minutes": 30},
+        f"{people}/doses": {"lot_id": s.lot_id, "facility_id": s.point_id, "screening_id": s.screening_id,
+                            "kind": "primary", "interval_override": {"reason": "outbreak_response", "note": "n"}},
+        f"{people}/doses/{{dose_id}}/observation": {"minutes": 30, "reactions": ["x"]},
+        f"{people}/doses/{{dose_id}}/void": {"reason": "duplicate", "note": "n"},
+        f"{people}/doses/{{dose_id}}/correction": {"reason": "wrong_lot", "administered_at": _now(), "lot_id": s.lot_id},
+        f"{people}/adverse-events": {"dose_id": dose, "severity": "common", "symptoms": ["x"], "onset_at": _now()},
+        f"{people}/adverse-events/{{aefi_id}}/classification": {"causality": "coincidental", "note": "n"},
+    }
+    return path_values, bodies
+
+
+def _mutations(body: Any) -> Iterator[Any]:
+    """`body` with one field (at any depth) replaced by each junk value, or removed."""
+    if isinstance(body, dict):
+        for key, value in body.items():
+            for junk in JUNK_VALUES:
+                yield {**body, key: junk}
+            yield {k: v for k, v in body.items() if k != key}
+            for inner in _mutations(value):
+                yield {**body, key: inner}
+    elif isinstance(body, list) and body:
+        for inner in _mutations(body[0]):
+            yield [inner, *copy.deepcopy(body[1:])]
+        yield body * 600
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
+
+
+def _operations(client, method: str) -> dict[str, dict]:
+    return {path: ops[method] for path, ops in client.app.openapi()["paths"].items() if method in ops}
+
+
+@pytest.fixture
+def sweep(make_api, seeder):
+    api = make_api(raise_server_exceptions=False)
+    seed = seeder(api)
+    path_values, bodies = _catalogue(api, seed)
+    return api, path_values, bodies
+
+
+def test_every_post_route_has_a_sweep_body(sweep):
+    """The sweep's catalogue covers every POST route in the OpenAPI document (new routes must be added)."""
+    api, _, bodies = sweep
+    assert set(_operations(api.client, "post")) == set(bodies)
+
+
+def test_no_post_answers_500_for_junk(sweep):
+    """Every POST route, fed junk bodies, mutated fields, raw bytes and junk ids, answers below 500."""
+    api, path_values, bodies = sweep
+    failures: list[str] = []
+    statuses: dict[int, int] = {}
+    sent = 0
+
+    def send(path: str, **kw: Any) -> None:
+        nonlocal sent
+        sent += 1
+        r = api.client.post(path, **kw)
+        statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+        if r.status_code >= 500:
+            failures.append(f"POST {path} {str(kw)[:300]} -> {r.status_code} {r.text[:300]}")
+
+    for template, body in bodies.items():
+        path = _fill(template, path_values)
+        for junk in [*JUNK_BODIES, *_mutations(body)]:
+            send(path, json=junk)
+        for raw in RAW_BODIES:
+            send(path, content=raw, headers={"content-type": "application/json"})
+        for name in re.findall(r"\{(\w+)\}", template):
+            for junk_id in [*JUNK_IDS, str(uuid.uuid4())]:
+                send(_fill(template, {**path_values, name: junk_id}), json=body)
+        send(path, json=body, headers={"X-Actor": "", "X-Org": "x" * 10_000, "X-Source": "?"})
+    assert sent > 1000
+    assert {201, 404, 409, 422} <= set(statuses), f"the sweep did not reach the domain: {statuses}"
+    assert not failures, "\n".join(failures[:20])
+
+
+def test_no_get_answers_500_for_junk(sweep):
+    """Every GET route, fed junk ids and junk query values, answers below 500."""
+    api, path_values, _ = sweep
+    failures = []
+    for template, op in _operations(api.client, "get").items():
+        queries = [p["name"] for p in op.get("parameters", []) if p["in"] == "query"]
+        ids = re.findall(r"\{(\w+)\}", template)
+        variants = [_fill(template, path_values)]
+        variants += [_fill(template, {**path_values, name: junk}) for name in ids for junk in JUNK_IDS]
+        for path in variants:
+            params_list = [{}] + [{q: junk} for q in queries for junk in ("", "x" * 500, "-1", "1e400", "[]", "null",
+                                                                          str(2**64), "0")]
+            for params in params_list:
+                if params.get("min_position") not in (None, "", "-1", "[]", "null", "1e400", "x" * 500):
+                    params["min_position"] = "0"  # a reachable position: do not wait for a lag answer
+                r = api.client.get(path, params=params)
+                if r.status_code >= 500:
+                    failures.append(f"GET {path} {params} -> {r.status_code} {r.text[:300]}")
+    assert not failures, "\n".join(failures[:20])
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_no_post_answers_500_for_arbitrary_json(sweep, data):
+    """Arbitrary JSON, alone or merged into a valid body, never makes a POST route answer 500."""
+    api, path_values, bodies = sweep
+    template = data.draw(st.sampled_from(sorted(bodies)))
+    body = bodies[template]
+    junk = data.draw(st.one_of(
+        _json,
+        st.dictionaries(st.sampled_from(sorted(body) or ["x"]), _json, max_size=3).map(lambda d: {**body, **d}),
+    ))
+    r = api.client.post(_fill(template, path_values), json=junk)
+    assert r.status_code < 500, f"{template} {junk!r} -> {r.status_code} {r.text[:500]}"
