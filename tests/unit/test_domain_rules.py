@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
@@ -29,7 +29,7 @@ from ledger.domain.person import LOCAL_TZ
 from ledger.policies.vaccines import check_series
 
 #: 10:00 in Hanoi on 15 Nov 2021, under the Sep 2021 series policy.
-NOW = datetime(2021, 11, 15, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2021, 11, 15, 3, 0, tzinfo=UTC)
 PROV = Provenance(actor="t", org="o", source="app")
 ADDRESS = {"line": "1 Trang Tien", "province_code": "01", "district_code": "001", "ward_code": "00001"}
 
@@ -890,7 +890,7 @@ def test_first_dose_is_primary_number_one_with_the_policy_in_force():
 def test_dose_after_a_complete_series_defaults_to_booster():
     """Once the primary series is complete, the next dose defaults to a booster."""
     person = new_person()
-    vaccinate(person, "janssen", datetime(2021, 4, 1, 3, tzinfo=timezone.utc))
+    vaccinate(person, "janssen", datetime(2021, 4, 1, 3, tzinfo=UTC))
     person.collect_events()
     vaccinate(person, "pfizer", days_ago(1))
     assert person.collect_events()[-1].kind == "booster"

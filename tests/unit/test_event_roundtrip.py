@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 from types import NoneType, UnionType
 from uuid import UUID, uuid4
@@ -32,7 +32,7 @@ from ledger.domain import (
 from ledger.domain.person import LOCAL_TZ
 from ledger.mapper import PlainJSONMapper
 
-NOW = datetime(2021, 11, 15, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2021, 11, 15, 3, 0, tzinfo=UTC)
 PROVENANCE_FIELDS = ("actor", "org", "source", "client_ref", "occurred_at")
 
 
