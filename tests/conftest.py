@@ -90,8 +90,9 @@ def _find_initdb() -> Path | None:
     found = shutil.which("initdb", path=_PATH)
     if found:
         return Path(found).resolve()
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]), reverse=True)
-    return Path(candidates[0]) if candidates else None
+    versions = [Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")]
+    versions.sort(key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0, reverse=True)
+    return versions[0] if versions else None
 
 
 def _free_port() -> int:
@@ -108,7 +109,7 @@ def _reachable(url: str) -> str | None:
         with psycopg.connect(Settings(database_url=url).postgres_conninfo(), connect_timeout=5) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
-        return str(exc).strip() or type(exc).__name__
+        return " ".join(str(exc).split()) or type(exc).__name__
     return None
 
 

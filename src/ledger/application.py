@@ -48,12 +48,13 @@ from .settings import Settings
 
 A = TypeVar("A", bound=LedgerAggregate)
 
-#: How many times a command is run when it keeps losing races, before answering 409.
-MAX_ATTEMPTS = 12
-#: Backoff after a lost race: a random wait up to min(CAP, BASE * 2**attempt) seconds ("full jitter"), so
-#: writers racing on one aggregate (16 nurses on one stock card) spread out instead of colliding again
-#: in lockstep; without it, 8 immediate retries left 5-20% of such commands answered 409
-#: (tests/integration/test_concurrency.py).
+#: How many times a command is run when it keeps losing races, before answering 409. When many writers
+#: share one aggregate (16 nurses on one stock card) each attempt loses with a probability of about 0.6
+#: however they are spread, so the bound must be high: 8 immediate attempts left 5-20% of such commands
+#: answered 409 (tests/integration/test_concurrency.py); 24 with backoff leave ~0.6**24 (5e-6).
+MAX_ATTEMPTS = 24
+#: Backoff after a lost race: a random wait of up to min(CAP, BASE * 2**retry) seconds ("full jitter"), so
+#: racing writers spread out instead of colliding again in lockstep (at most ~5 s in all before a 409).
 RETRY_BACKOFF_BASE = 0.01
 RETRY_BACKOFF_CAP = 0.25
 

@@ -74,7 +74,8 @@ def test_160_attempts_on_100_doses(pg_settings, world_factory, prov, instances):
 
         outcomes = race(THREADS, administer)
         errors = [o for kind, o in outcomes if kind == "error"]
-        assert not [e for e in errors if isinstance(e, Conflict)], "a command ran out of retries"
+        conflicts = [e for e in errors if isinstance(e, Conflict)]
+        assert not conflicts, f"{len(conflicts)} of {len(outcomes)} commands ran out of retries (Conflict)"
         assert not [e for e in errors if not isinstance(e, RuleViolation)], errors
         assert Counter(e.rule for e in errors) == {"stock_never_negative": THREADS * ATTEMPTS - DOSES}
         successes = [o for kind, o in outcomes if kind == "ok"]
