@@ -91,7 +91,7 @@ def test_operation_ids_are_unique_names(spec):
 def test_request_bodies_are_closed_and_codes_are_enums(spec):
     """Command bodies refuse unknown fields and closed code sets appear as named enums."""
     schemas = spec["components"]["schemas"]
-    for path, method, op in _operations(spec):
+    for path, _, op in _operations(spec):
         if "requestBody" in op:
             ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
             body = schemas[ref.rsplit("/", 1)[1]]

@@ -42,6 +42,17 @@ def test_one_person_per_id_number(api):
     assert doc["person_id"] == first
 
 
+def test_non_ascii_digits_cannot_dodge_one_person_per_id_number(api):
+    """A number written in fullwidth or other non-ASCII digits is 422, not a second person with the same number."""
+    api.register_person("001090000001")
+    body = {"id_type": "cccd", "full_name": "A", "date_of_birth": "1990-01-01", "sex": "male",
+            "address": {"province_code": "01"}}
+    api.refused("/v1/people", {**body, "id_number": "００１０９００００００１"}, status=422, field="id_number")
+    api.refused("/v1/people", {**body, "id_number": "٠٠١٠٩٠٠٠٠٠٠١"}, status=422, field="id_number")
+    api.refused("/v1/people", {**body, "id_number": "001090000002",
+                               "address": {"province_code": "٠١"}}, status=422, field="address.province_code")
+
+
 def test_people_without_id_numbers_are_separate_records(api):
     """Two people registered without an id number get two different ids."""
     assert api.register_person(None) != api.register_person(None)
@@ -58,6 +69,7 @@ def test_registration_shape_errors(api):
     api.refused("/v1/people", {**body, "phone": "call me"}, status=422, field="phone")
     api.refused("/v1/people", {k: v for k, v in body.items() if k != "full_name"}, status=422, field="full_name")
     api.refused("/v1/people", {**body, "nickname": "Bo"}, status=422, field="nickname")
+    api.refused("/v1/people", {**body, "full_name": "A\u0000B"}, status=422, field="full_name")
 
 
 def test_corrections(api):

@@ -13,7 +13,7 @@ import copy
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -32,7 +32,7 @@ JUNK_IDS = ["not-a-uuid", str(uuid.UUID(int=0)), "1" * 200, "%00", "..", "null"]
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def _catalogue(api, s) -> tuple[dict[str, str], dict[str, Any]]:
@@ -110,9 +110,11 @@ def _operations(client, method: str) -> dict[str, dict]:
     return {path: ops[method] for path, ops in client.app.openapi()["paths"].items() if method in ops}
 
 
-@pytest.fixture
-def sweep(make_api, seeder):
-    api = make_api(raise_server_exceptions=False)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def sweep(request, make_api, seeder):
+    """A seeded API on SQLite, then on PostgreSQL (whose types refuse more: NUL in text, integer widths)."""
+    store = {} if request.param == "sqlite" else {"database_url": request.getfixturevalue("fresh_pg_url")}
+    api = make_api(raise_server_exceptions=False, **store)
     seed = seeder(api)
     path_values, bodies = _catalogue(api, seed)
     return api, path_values, bodies
@@ -164,11 +166,10 @@ def test_no_get_answers_500_for_junk(sweep):
         variants = [_fill(template, path_values)]
         variants += [_fill(template, {**path_values, name: junk}) for name in ids for junk in JUNK_IDS]
         for path in variants:
-            params_list = [{}] + [{q: junk} for q in queries for junk in ("", "x" * 500, "-1", "1e400", "[]", "null",
-                                                                          str(2**64), "0")]
+            # Every junk value fails validation or is a position already reached, so no read waits.
+            params_list = [{}] + [{q: junk} for q in queries
+                                  for junk in ("", "x" * 500, "-1", "1e400", "[]", "null", str(2**64), "0")]
             for params in params_list:
-                if params.get("min_position") not in (None, "", "-1", "[]", "null", "1e400", "x" * 500):
-                    params["min_position"] = "0"  # a reachable position: do not wait for a lag answer
                 r = api.client.get(path, params=params)
                 if r.status_code >= 500:
                     failures.append(f"GET {path} {params} -> {r.status_code} {r.text[:300]}")

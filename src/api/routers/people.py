@@ -22,6 +22,7 @@ from ..schemas import (
     PersonRegistration,
 )
 from ..schemas.common import IdType
+from ..schemas.people import ID_NUMBER_PATTERN
 from ._common import LOCATION_HEADER, answer
 
 PREFIX = "/v1/people"
@@ -49,7 +50,7 @@ def register_person(
 def find_person(
     ledger: LedgerDep,
     id_type: IdType,
-    id_number: Annotated[str, Query(min_length=1, max_length=32)],
+    id_number: Annotated[str, Query(pattern=ID_NUMBER_PATTERN)],
 ) -> dict[str, Any]:
     """The person holding an identity document (following merges to the surviving record)."""
     return {"person_id": ledger.find_person(str(id_type), id_number)}

@@ -74,7 +74,7 @@ def list_stock_levels(
     fresh: StockFresh,
     facility_id: UUID | None = None,
     lot_id: UUID | None = None,
-    province_code: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+    province_code: Annotated[str | None, Query(pattern=r"^[0-9]{2}$")] = None,
     vaccine: VaccineCode | None = None,
     after: Annotated[str | None, Query(min_length=1, max_length=100, description="The `next` of the previous "
                                        "page (opaque).")] = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from ledger.domain import codes
 from ledger.policies.vaccines import VACCINE_CODES
@@ -52,19 +52,33 @@ TotalsBy = _enum("TotalsBy", ("province", "vaccine", "province_vaccine"), "Group
 #: Doses moved by one command (the domain's bound).
 Quantity = Annotated[StrictInt, Field(ge=1, le=10_000_000, description="Whole doses, 1 to 10,000,000.")]
 Count = Annotated[StrictInt, Field(ge=0, le=10_000_000, description="Whole doses, 0 to 10,000,000.")]
-ProvinceCode = Annotated[StrictStr, Field(pattern=r"^\d{2}$", description="Province code (2 digits).")]
-DistrictCode = Annotated[StrictStr, Field(pattern=r"^\d{3}$", description="District code (3 digits).")]
-WardCode = Annotated[StrictStr, Field(pattern=r"^\d{5}$", description="Ward code (5 digits).")]
-ShortText = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+ProvinceCode = Annotated[StrictStr, Field(pattern=r"^[0-9]{2}$", description="Province code (2 digits).")]
+DistrictCode = Annotated[StrictStr, Field(pattern=r"^[0-9]{3}$", description="District code (3 digits).")]
+WardCode = Annotated[StrictStr, Field(pattern=r"^[0-9]{5}$", description="Ward code (5 digits).")]
 Note = Annotated[StrictStr, Field(max_length=2000)]
 Reason = Annotated[StrictStr, Field(min_length=1, max_length=500, description="Free-text reason.")]
-Flag = StrictBool
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 class RequestModel(BaseModel):
     """Base of request bodies: unknown fields are refused, codes are kept as plain strings."""
 
-    model_config = ConfigDict(extra="forbid", use_enum_values=True, str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: accepted here, it would stop a projection at that event.
+        if _holds_nul(value):
+            raise ValueError("text must not contain NUL characters")
+        return value
 
 
 class CommandBody(RequestModel):

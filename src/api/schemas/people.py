@@ -23,9 +23,12 @@ from .common import (
     WardCode,
 )
 
-IdNumber = Annotated[StrictStr, Field(min_length=1, max_length=32, description="Identity document number.")]
+#: ASCII only: the domain's formats use `\d`, which also matches fullwidth and other digits, so
+#: `００１...` would pass as a *different* number than `001...` and slip past one-person-per-number.
+ID_NUMBER_PATTERN = r"^[A-Za-z0-9 ]{1,32}$"
+IdNumber = Annotated[StrictStr, Field(pattern=ID_NUMBER_PATTERN, description="Identity document number.")]
 FullName = Annotated[StrictStr, Field(min_length=1, max_length=200)]
-Phone = Annotated[StrictStr, Field(pattern=r"^\+?\d{9,15}$", description="9-15 digits, optional leading '+'.")]
+Phone = Annotated[StrictStr, Field(pattern=r"^\+?[0-9]{9,15}$", description="9-15 digits, optional leading '+'.")]
 
 
 class Address(RequestModel):
