@@ -116,6 +116,7 @@ NATIONAL, PROVINCIAL = "KHO-QG", "KHO-HN"
 CENTRE_OF = {s.district: s.code for s in SITES if s.kind == "district_centre"}
 POINTS_OF: dict[str, list[str]] = {d: [s.code for s in SITES if s.kind == "vaccination_point" and s.district == d]
                                    for d in DISTRICTS}
+POINT_INDEX = {code: k for k, code in enumerate(sorted(c for cs in POINTS_OF.values() for c in cs))}
 
 
 @dataclass(frozen=True)
@@ -374,7 +375,7 @@ class _Campaign:
         screen_at = _local(day, 7, 30) + timedelta(minutes=minute)
         return _Visit(key, point, screen_at, vitals, answers, outcome)
 
-    def _lot_for(self, vaccine: str, day: date, point: str | None = None) -> str | None:
+    def _lot_for(self, vaccine: str, day: date) -> str | None:
         candidates = [s.key for s in LOTS if s.vaccine == vaccine and s.use_from <= day <= s.use_until]
         return candidates[-1] if candidates else None
 
@@ -384,69 +385,91 @@ class _Campaign:
             day += timedelta(days=1)
         return day
 
-    def _first_vaccine(self, day: date, minor: bool) -> str | None:
-        if minor:
-            return "pfizer" if self._lot_for("pfizer", day) else None
-        weights = {"vero_cell": 35, "astrazeneca": 22, "moderna": 18, "pfizer": 25}
-        if day > date(2021, 9, 30):
-            weights["astrazeneca"] = 0  # AstraZeneca went to second doses from October
-        options = [(v, w) for v, w in weights.items() if w and self._lot_for(v, day)]
-        if not options:
-            return None
-        return self.rng.choices([v for v, _ in options], [w for _, w in options])[0]
+    def _offer(self, point: str, day: date) -> list[str]:
+        """Vaccines a point gives on a day: sessions twice a week, Vero Cell plus one multi-dose vaccine.
+
+        Concentrating each multi-dose vaccine on a few session days keeps open-vial waste realistic.
+        """
+        k = POINT_INDEX[point]
+        if day.weekday() not in (k % 6, (k + 3) % 6):
+            return []
+        multi = [v for v in ("astrazeneca", "moderna", "pfizer") if self._lot_for(v, day)]
+        offer = ["vero_cell"] if self._lot_for("vero_cell", day) else []
+        if multi:
+            offer.append(multi[(day.toordinal() // 7 + k) % len(multi)])
+        return offer
+
+    def _session(self, points: list[str], day: date, wanted: tuple[str, ...]) -> tuple[date, str, str] | None:
+        """The first session on or after `day` at one of `points` offering one of `wanted`."""
+        while day <= CAMPAIGN_END:
+            for point in points:
+                offered = [v for v in self._offer(point, day) if v in wanted]
+                if offered:
+                    return day, point, offered[0] if len(offered) == 1 else self.rng.choice(offered)
+            day += timedelta(days=1)
+        return None
+
+    def _first_dose(self, p: _Person, point: str, day: date) -> tuple[date, str, str] | None:
+        if p.cohort == "minor":
+            return self._session([point, *POINTS_OF[p.district]], day, ("pfizer",))
+        while day <= CAMPAIGN_END:
+            found = self._session([point], day, ("vero_cell", "astrazeneca", "moderna", "pfizer"))
+            if found is None:
+                return None
+            day, point, _ = found
+            offer = [v for v in self._offer(point, day) if v != "astrazeneca" or day <= date(2021, 9, 30)]
+            if offer:  # AstraZeneca went to second doses only from October
+                vaccine = offer[0] if len(offer) == 1 else self.rng.choices(offer, [40, 60][: len(offer)])[0]
+                return day, point, vaccine
+            day += timedelta(days=1)
+        return None
+
+    def _dose(self, p: _Person, key: str, found: tuple[date, str, str], kind: str) -> _Visit:
+        day, point, vaccine = found
+        visit = self._visit(p, key, day, point)
+        visit.lot, visit.kind = self._lot_for(vaccine, day), kind
+        visit.dose_at = visit.screen_at + timedelta(minutes=self.rng.randint(8, 45))
+        p.visits.append(visit)
+        return visit
 
     def _dose_visits(self, p: _Person, first_day: date) -> None:
         """Plan a person's screenings and doses from their first possible day on."""
         rng = self.rng
-        point = rng.choice(POINTS_OF[p.district])
-        day = first_day
-        if day > CAMPAIGN_END:
+        home = rng.choice(POINTS_OF[p.district])
+        district_points = [home, *[x for x in POINTS_OF[p.district] if x != home]]
+        found = self._first_dose(p, home, first_day)
+        if found is None:
             return
         # An acute illness at the first screening delays the dose by one to two weeks.
         if rng.random() < 0.02:
-            p.visits.append(self._visit(p, "delay1", day, point, answers={"acute_illness": True}))
-            day += timedelta(days=rng.randint(7, 14))
-        if day > CAMPAIGN_END:
-            return
-        vaccine = self._first_vaccine(day, p.cohort == "minor")
-        while vaccine is None and day <= CAMPAIGN_END:
-            day += timedelta(days=1)
-            vaccine = self._first_vaccine(day, p.cohort == "minor")
-        if vaccine is None:
-            return
-        visit = self._visit(p, "dose1", day, point)
-        visit.lot, visit.kind = self._lot_for(vaccine, day), "primary"
-        visit.dose_at = visit.screen_at + timedelta(minutes=rng.randint(8, 45))
-        p.visits.append(visit)
+            p.visits.append(self._visit(p, "delay1", found[0], found[1], answers={"acute_illness": True}))
+            found = self._first_dose(p, home, found[0] + timedelta(days=rng.randint(7, 14)))
+            if found is None:
+                return
+        first = self._dose(p, "dose1", found, "primary")
+        day, vaccine = found[0], LOT[first.lot].vaccine
         # Second dose: 93 % come back, at the policy's interval plus the wait for an appointment.
         if rng.random() >= 0.93:
             return
-        second = self._earliest_second(vaccine, day) + timedelta(
-            days=rng.randint(0, 28 if vaccine == "astrazeneca" else 12))
-        vaccine2 = vaccine
-        if vaccine == "astrazeneca" and second >= date(2021, 9, 20) and rng.random() < 0.2:
-            vaccine2 = rng.choice(["pfizer", "moderna"])  # mixing allowed from 7820/BYT-DP
-        while self._lot_for(vaccine2, second) is None and second <= CAMPAIGN_END:
-            second += timedelta(days=1)
-        if second > CAMPAIGN_END:
+        due = self._earliest_second(vaccine, day) + timedelta(days=rng.randint(0, 21 if vaccine == "astrazeneca" else 6))
+        wanted: tuple[str, ...] = (vaccine,)
+        if vaccine == "astrazeneca" and rng.random() < 0.25:
+            wanted = ("astrazeneca", "pfizer", "moderna")  # mixing, allowed from 20 Sep 2021 (7820/BYT-DP)
+        found = self._session(district_points, due, wanted)
+        if found and found[2] != vaccine and found[0] < date(2021, 9, 20):
+            found = self._session(district_points, due, (vaccine,))
+        if found is None:
             return
-        point2 = point if rng.random() < 0.8 else rng.choice(POINTS_OF[p.district])
         if rng.random() < 0.003:
-            p.visits.append(self._visit(p, "contra2", second, point2,
+            p.visits.append(self._visit(p, "contra2", found[0], found[1],
                                         answers={"anaphylaxis_to_previous_dose": True}))
             return
-        visit = self._visit(p, "dose2", second, point2)
-        visit.lot, visit.kind = self._lot_for(vaccine2, second), "primary"
-        visit.dose_at = visit.screen_at + timedelta(minutes=rng.randint(8, 45))
-        p.visits.append(visit)
-        if p.cohort == "health_worker":
-            booster_day = add_months(second, 6) + timedelta(days=rng.randint(0, 10))
-            if booster_day <= CAMPAIGN_END and rng.random() < 0.75:
-                vaccine3 = rng.choice(["pfizer", "moderna"])
-                visit = self._visit(p, "booster", booster_day, point)
-                visit.lot, visit.kind = self._lot_for(vaccine3, booster_day), "booster"
-                visit.dose_at = visit.screen_at + timedelta(minutes=rng.randint(8, 45))
-                p.visits.append(visit)
+        second = self._dose(p, "dose2", found, "primary")
+        if p.cohort == "health_worker" and rng.random() < 0.75:
+            due = add_months(second.dose_at.date(), 6) + timedelta(days=rng.randint(0, 6))
+            found = self._session(district_points, due, ("pfizer", "moderna"))
+            if found:
+                self._dose(p, "booster", found, "booster")
 
     def plan_people(self) -> None:
         rng = self.rng
@@ -488,10 +511,10 @@ class _Campaign:
                         first = min(first, date(2021, 4, 5))
                     self._dose_visits(p, first)
             self.persons.append(p)
-        self._cap_health_worker_second_doses()
+        self._check_expired_lot_use()
 
-    def _cap_health_worker_second_doses(self) -> None:
-        """The March lot expires on 30 June: health workers were recalled for dose 2 before then."""
+    def _check_expired_lot_use(self) -> None:
+        """The March lot expires on 30 June: no dose may be planned from it after that."""
         for p in self.persons:
             for v in p.visits:
                 if v.lot == EXPIRED_LOT and v.dose_at and v.dose_at.date() > LOT[EXPIRED_LOT].use_until:
@@ -847,7 +870,8 @@ class _Campaign:
             return result
 
         self._at(recorded, v.point, "dose", administer)
-        if v.key != "phantom":
+        # The end of observation is recorded for every 'caution' screening, and by a quarter of the desks otherwise.
+        if v.key != "phantom" and (v.outcome == "caution" or self.rng.random() < 0.25):
             self._at(recorded + timedelta(minutes=minutes), v.point, "observation",
                      lambda prov: lg.complete_observation(person_id=self.pid[p.n], dose_id=self.dose[key],
                                                           minutes=minutes, reactions=[], prov=prov))

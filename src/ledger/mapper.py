@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typing
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache
 from types import NoneType, UnionType
 from typing import Any
 from uuid import UUID
@@ -36,7 +36,7 @@ _CONVERTERS: dict[type, typing.Callable[[Any], Any]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _field_converters(cls: type) -> tuple[tuple[str, typing.Callable[[Any], Any]], ...]:
     """(field, converter) for each annotated top-level field whose JSON form is a string."""
     converters = []

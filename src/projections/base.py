@@ -24,9 +24,10 @@ class Rows:
         self.rows: dict[tuple, dict[str, Any]] = {}
         self.dirty: set[tuple] = set()
         self._loaded: set[tuple] = set()
-
-    def _k(self, row: dict[str, Any]) -> tuple:
-        return tuple(row[c] for c in self.key)
+        first = self.key[0]
+        # Called for every row put or touched: a closure per key shape instead of a generator.
+        self._k = (lambda row: (row[first],)) if len(self.key) == 1 else (
+            lambda row: tuple([row[c] for c in self.key]))
 
     def load(self, values: Iterable[Any], column: str | None = None) -> None:
         """Load the rows whose `column` (default: the single key column) is one of `values`."""

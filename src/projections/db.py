@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -19,6 +20,8 @@ from ledger.settings import Settings
 
 #: Chunk size for `IN (...)` lists: below SQLite's default limit of 999 variables.
 IN_CHUNK = 500
+#: From this many rows, a PostgreSQL upsert goes through COPY and a staging table.
+COPY_UPSERT_MIN_ROWS = 64
 
 
 def quote_ident(name: str) -> str:
@@ -41,6 +44,12 @@ class Tx:
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         raise NotImplementedError
+
+    def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
+        """(column names, rows as tuples): for scans of whole tables, where building dicts costs."""
+        rows = self.fetch(sql, params)
+        names = list(rows[0]) if rows else []
+        return names, [tuple(r[n] for n in names) for r in rows]
 
     def fetch_in(self, table: str, column: str, values: Sequence[Any]) -> list[dict[str, Any]]:
         """Rows of `table` whose `column` is one of `values`."""
@@ -110,6 +119,10 @@ class _SQLiteTx(Tx):
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
+        cur = self.conn.execute(self._sql(sql), params)
+        return [d[0] for d in cur.description], cur.fetchall()
+
     def lock_position(self, name: str) -> int:
         # BEGIN IMMEDIATE already holds the file's write lock for this transaction.
         row = self.fetch("SELECT position FROM projection_positions WHERE name = %s", (name,))
@@ -177,11 +190,13 @@ class SQLiteProjectionDB(ProjectionDB):
 class _PostgresTx(Tx):
     dialect = "postgresql"
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, staged: weakref.WeakKeyDictionary | None = None) -> None:
         from psycopg.rows import dict_row
 
         self.conn = conn
         self.cur = conn.cursor(row_factory=dict_row)
+        #: connection -> tables whose staging table exists in that session (shared by the database's transactions).
+        self.staged = staged if staged is not None else weakref.WeakKeyDictionary()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.cur.execute(sql, params)
@@ -200,6 +215,40 @@ class _PostgresTx(Tx):
             return []
         return self.fetch(f"SELECT * FROM {quote_ident(table)} WHERE {quote_ident(column)} = ANY(%s)", (values,))
 
+    def upsert(self, table: str, key: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+        """COPY the rows into a session-local staging table, then one `INSERT ... SELECT ... ON CONFLICT`.
+
+        A statement per row (even pipelined) costs the server a parse/bind/execute each and
+        the client a Python-level dump of every value; COPY rows are formatted by psycopg's
+        C extension and the merge is one statement. Rows carry distinct keys (a `Rows` batch
+        holds one dict per key), as one statement may not update the same row twice.
+        """
+        if len(rows) < COPY_UPSERT_MIN_ROWS:
+            # Live tailing writes a few rows per batch: fewer round trips the plain way.
+            super().upsert(table, key, rows)
+            return
+        columns = list(rows[0])
+        stage = quote_ident(f"stage_{table}")
+        if table not in self.staged.setdefault(self.conn, set()):
+            # Temporary: private to this connection, gone with it; emptied after every merge.
+            self.cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {quote_ident(table)})")
+            self.staged[self.conn].add(table)
+        cols = ", ".join(quote_ident(c) for c in columns)
+        with self.cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+            write = copy.write_row
+            for row in rows:
+                write([row[c] for c in columns])
+        updates = ", ".join(f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in columns if c not in key)
+        conflict = ", ".join(quote_ident(c) for c in key)
+        self.cur.execute(f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM {stage}"
+                         f" ON CONFLICT ({conflict}) DO " + (f"UPDATE SET {updates}" if updates else "NOTHING"))
+        self.cur.execute(f"TRUNCATE {stage}")
+
+    def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
+        cur = self.conn.cursor()
+        cur.execute(sql, params)
+        return [d.name for d in cur.description], cur.fetchall()
+
     def lock_position(self, name: str) -> int:
         row = self.fetch("SELECT position FROM projection_positions WHERE name = %s FOR UPDATE", (name,))
         return row[0]["position"] if row else 0
@@ -214,14 +263,21 @@ class PostgresProjectionDB(ProjectionDB):
         from psycopg_pool import ConnectionPool
 
         self.conninfo = settings.postgres_conninfo()
+        self.staged: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.pool = ConnectionPool(
             self.conninfo, min_size=1, max_size=max(2, settings.pool_size), open=True, name="projections"
         )
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        with self.pool.connection() as conn, conn.transaction():
-            yield _PostgresTx(conn)
+        with self.pool.connection() as conn:
+            try:
+                with conn.transaction():
+                    yield _PostgresTx(conn, self.staged)
+            except BaseException:
+                # A rollback also undoes a staging table created in this transaction.
+                self.staged.pop(conn, None)
+                raise
 
     def close(self) -> None:
         self.pool.close()

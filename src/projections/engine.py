@@ -20,7 +20,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -37,14 +38,18 @@ REBUILD_BATCH = 5000
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
+
+
+#: Types `_canonical` returns unchanged (exact types: `bool` is not among them).
+_PLAIN = frozenset({str, int, float, type(None)})
 
 
 def _canonical(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat()
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -127,14 +132,18 @@ class ProjectionEngine:
         then see the rebuilt ones at once. Returns the digest of the rebuilt rows.
         """
         projection = self.projection(name)
-        with self.db.transaction() as tx:
+        with self.db.transaction() as tx, ThreadPoolExecutor(1, thread_name_prefix=f"rebuild-{name}") as reader:
             tx.lock_position(name)
             for table in projection.tables:
                 tx.execute(f"DELETE FROM {quote_ident(table)}")
             head = self.ledger.head()
-            position = 0
-            while position < head:
-                events, position = self._read(projection, position, head, REBUILD_BATCH)
+            # On PostgreSQL the next batch is read and decoded (its own connection) while this one is
+            # applied. SQLite keeps one thread: its embedded stores gain nothing from it.
+            read = reader.submit if self.db.dialect == "postgresql" else _Done
+            ahead = read(self._read, projection, 0, head, REBUILD_BATCH) if head > 0 else None
+            while ahead is not None:
+                events, position = ahead.result()
+                ahead = read(self._read, projection, position, head, REBUILD_BATCH) if position < head else None
                 if events:
                     projection.apply(tx, events)
                 if progress:
@@ -179,9 +188,16 @@ class ProjectionEngine:
         for table, key in projection.tables.items():
             order = ", ".join(quote_ident(c) for c in key)
             h.update(table.encode() + b"\n")
-            for row in tx.fetch(f"SELECT * FROM {quote_ident(table)} ORDER BY {order}"):
-                canonical = {k: _canonical(v) for k, v in sorted(row.items())}
-                h.update(orjson.dumps(canonical) + b"\n")
+            names, rows = tx.fetch_tuples(f"SELECT * FROM {quote_ident(table)} ORDER BY {order}")
+            # Each row as a dict with its keys in sorted order; only values that are not plain JSON
+            # already go through _canonical. Same bytes as dumping {k: _canonical(v)} of sorted items.
+            order_ix = sorted(range(len(names)), key=names.__getitem__)
+            keys = [names[i] for i in order_ix]
+            dumps, update = orjson.dumps, h.update
+            for row in rows:
+                values = [row[i] for i in order_ix]
+                canonical = dict(zip(keys, [v if type(v) in _PLAIN else _canonical(v) for v in values], strict=True))
+                update(dumps(canonical) + b"\n")
         return h.hexdigest()
 
     # -- running ---------------------------------------------------------------------------------
@@ -203,6 +219,16 @@ class ProjectionEngine:
                     waiter.wait(stop)
         finally:
             waiter.close()
+
+
+class _Done:
+    """A call made at once, shaped like the `Future` of `ThreadPoolExecutor.submit`."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.value = fn(*args)
+
+    def result(self) -> Any:
+        return self.value
 
 
 class _ChangeWaiter:

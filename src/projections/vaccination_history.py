@@ -7,7 +7,7 @@ their valid doses (and those of records merged into them) under the series polic
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +22,7 @@ P = Person
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat()
+    return moment.astimezone(UTC).isoformat()
 
 
 class VaccinationHistory(Projection):
@@ -48,9 +48,10 @@ class VaccinationHistory(Projection):
         doses.load({str(e.dose_id) for _, e in events if hasattr(e, "dose_id")})
         touched: set[str] = set()
         self.dispatch(events, people, doses, touched)
+        # The recompute works on the same in-memory rows, so each row is written once per batch.
+        self._recompute(tx, touched, people, doses)
         people.flush()
         doses.flush()
-        self._recompute(tx, touched)
 
     # -- handlers ------------------------------------------------------------------------------------
 
@@ -157,18 +158,20 @@ class VaccinationHistory(Projection):
 
     # -- series ---------------------------------------------------------------------------------------
 
-    def _recompute(self, tx: Tx, touched: set[str]) -> None:
-        """Dose numbers and series status of each touched person, over their merged records too."""
+    def _recompute(self, tx: Tx, touched: set[str], members: Rows, doses: Rows) -> None:
+        """Dose numbers and series status of each touched person, over their merged records too.
+
+        `members` and `doses` are the batch's rows (changed, not yet flushed): rows already
+        in memory are the current ones; the others are loaded from the table.
+        """
         if not touched:
             return
-        members = Rows(tx, "vh_people", ("person_id",))
         members.load(touched)
         members.load(touched, column="merged_into")
         group: dict[str, set[str]] = {pid: {pid} for pid in touched}
         for row in members.rows.values():
             if row["merged_into"] in group:
                 group[row["merged_into"]].add(row["person_id"])
-        doses = Rows(tx, "vh_doses", ("dose_id",))
         doses.load({m for ids in group.values() for m in ids}, column="person_id")
         by_person: dict[str, list[dict]] = {}
         for dose in doses.rows.values():
@@ -200,8 +203,6 @@ class VaccinationHistory(Projection):
                 valid_doses=len(valid),
             )
             members.touch(person)
-        members.flush()
-        doses.flush()
 
 
 class VaccinationHistoryQueries:

@@ -1,0 +1,37 @@
+-- wrk script of the dose benchmark: POST /v1/people/{id}/doses, each request for the next person.
+-- Usage: wrk -t1 -c16 -d15s --latency -s bench/wrk_doses.lua http://127.0.0.1:PORT -- IDS_FILE LOT_ID
+-- IDS_FILE has one "person_id facility_id" pair per line.
+-- Run with one wrk thread (-t1): the id counter lives in that thread's Lua state, so no id repeats.
+
+local ids = {}
+local bodies = {}
+local next_id = 1
+
+function init(args)
+  for line in io.lines(args[1]) do
+    local person, facility = line:match("(%S+)%s+(%S+)")
+    ids[#ids + 1] = person
+    bodies[#bodies + 1] = string.format('{"lot_id": "%s", "facility_id": "%s"}', args[2], facility)
+  end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["X-Actor"] = "bench.vaccinator"
+  wrk.headers["X-Org"] = "TYT-BENCH"
+end
+
+function request()
+  local i = next_id
+  next_id = next_id + 1
+  if next_id > #ids then next_id = 1 end
+  return wrk.format(nil, "/v1/people/" .. ids[i] .. "/doses", nil, bodies[i])
+end
+
+function done(summary, latency, requests)
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "duration_us": %d, "status_errors": %d, "connect_errors": %d, ' ..
+    '"read_errors": %d, "write_errors": %d, "timeouts": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, ' ..
+    '"max_us": %d, "mean_us": %.1f}\n',
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, latency.mean))
+end
