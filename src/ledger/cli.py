@@ -7,6 +7,8 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from .settings import Settings
 
@@ -39,23 +41,18 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from projections.runtime import ProjectionRuntime
-
     from .demo import load_demo
 
     if settings.is_postgres:
         cmd_migrate(settings, args)
-    ledger = _ledger(settings)
-    runtime = ProjectionRuntime(settings, ledger)
-    print(f"Loading the demo campaign into {settings.describe()} ...")
-    started = time.monotonic()
-    summary = load_demo(ledger, people=args.people, progress=_progress("demo"))
-    applied = runtime.engine.catch_up()
-    print(f"Loaded in {time.monotonic() - started:.1f}s; projections applied {applied} events.")
-    for key, value in summary.items():
-        print(f"  {key}: {value}")
-    runtime.close()
-    ledger.close()
+    with _read_side(settings) as (ledger, runtime):
+        print(f"Loading the demo campaign into {settings.describe()} ...")
+        started = time.monotonic()
+        summary = load_demo(ledger, people=args.people, progress=_progress("demo"))
+        applied = runtime.engine.catch_up()
+        print(f"Loaded in {time.monotonic() - started:.1f}s; projections applied {applied} events.")
+        for key, value in summary.items():
+            print(f"  {key}: {value}")
     if args.no_serve:
         return 0
     base = f"http://{args.host}:{args.port}"
@@ -71,76 +68,72 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_projections_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the projection engine in this process until interrupted."""
+@contextmanager
+def _read_side(settings: Settings) -> Iterator:
+    """The ledger and the projection runtime over it, closed on the way out."""
     from projections.runtime import ProjectionRuntime
 
     ledger = _ledger(settings)
     runtime = ProjectionRuntime(settings, ledger)
-    stop = threading.Event()
-    print(f"Running projections {sorted(runtime.engine.projections)} on {settings.describe()} (Ctrl-C stops)")
     try:
-        runtime.engine.run_forever(stop, settings.poll_interval)
-    except KeyboardInterrupt:
-        stop.set()
+        yield ledger, runtime
     finally:
         runtime.close()
         ledger.close()
+
+
+def _names(runtime, name: str) -> list[str]:  # noqa: ANN001
+    """The projections a command names: one (checked, KeyError if unknown) or `all`."""
+    if name == "all":
+        return sorted(runtime.engine.projections)
+    runtime.engine.projection(name)
+    return [name]
+
+
+def cmd_projections_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the projection engine in this process until interrupted."""
+    stop = threading.Event()
+    with _read_side(settings) as (_, runtime):
+        print(f"Running projections {sorted(runtime.engine.projections)} on {settings.describe()} (Ctrl-C stops)")
+        try:
+            runtime.engine.run_forever(stop, settings.poll_interval)
+        except KeyboardInterrupt:
+            stop.set()
     return 0
 
 
 def cmd_projections_rebuild(settings: Settings, args: argparse.Namespace) -> int:
-    from projections.runtime import ProjectionRuntime
-
-    ledger = _ledger(settings)
-    runtime = ProjectionRuntime(settings, ledger)
-    try:
-        names = sorted(runtime.engine.projections) if args.name == "all" else [args.name]
+    with _read_side(settings) as (ledger, runtime):
+        try:
+            names = _names(runtime, args.name)
+        except KeyError as e:
+            print(e.args[0], file=sys.stderr)
+            return 2
         for name in names:
-            runtime.engine.projection(name)
             started = time.monotonic()
             digest = runtime.engine.rebuild(name, progress=_progress(f"rebuild {name}"))
             print(f"{name}: rebuilt to position {ledger.head()} in {time.monotonic() - started:.1f}s")
             print(f"{name}: digest {digest}")
-    except KeyError as e:
-        print(e.args[0], file=sys.stderr)
-        return 2
-    finally:
-        runtime.close()
-        ledger.close()
     return 0
 
 
 def cmd_projections_status(settings: Settings, args: argparse.Namespace) -> int:
-    from projections.runtime import ProjectionRuntime
-
-    ledger = _ledger(settings)
-    runtime = ProjectionRuntime(settings, ledger)
-    try:
+    with _read_side(settings) as (_, runtime):
         print(f"{'projection':<22} {'position':>10} {'head':>10} {'lag':>8}  updated")
         for row in runtime.status():
             print(f"{row['name']:<22} {row['position']:>10} {row['head']:>10} {row['lag']:>8}  {row['updated_at']}")
-    finally:
-        runtime.close()
-        ledger.close()
     return 0
 
 
 def cmd_projections_digest(settings: Settings, args: argparse.Namespace) -> int:
-    from projections.runtime import ProjectionRuntime
-
-    ledger = _ledger(settings)
-    runtime = ProjectionRuntime(settings, ledger)
-    try:
-        names = sorted(runtime.engine.projections) if args.name == "all" else [args.name]
+    with _read_side(settings) as (_, runtime):
+        try:
+            names = _names(runtime, args.name)
+        except KeyError as e:
+            print(e.args[0], file=sys.stderr)
+            return 2
         for name in names:
             print(f"{name}: digest {runtime.engine.digest(name)} at position {runtime.engine.positions()[name]}")
-    except KeyError as e:
-        print(e.args[0], file=sys.stderr)
-        return 2
-    finally:
-        runtime.close()
-        ledger.close()
     return 0
 
 
