@@ -10,17 +10,19 @@ the first result. Library errors are translated into domain errors here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import orjson
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.persistence import IntegrityError, Mapper
 
 from .domain import (
@@ -44,6 +46,7 @@ from .domain.identity import normalise_id_number
 from .domain.person import local_day
 from .mapper import PlainJSONMapper, snapshot_transcoder
 from .persistence import ledger_env
+from .recorders import StaleReadError
 from .settings import Settings
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -68,6 +71,11 @@ class CommandResult:
     replayed: bool = False
 
 
+#: The aggregates the running command read without changing them: id -> version read. Saved with
+#: the command's events so the recorder can refuse the insert if one of them moved on.
+_READ_SET: ContextVar[dict[UUID, int] | None] = ContextVar("read_set", default=None)
+
+
 def _digest(payload: dict) -> str:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
 
@@ -81,6 +89,8 @@ class Ledger(Application):
     def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
+        #: Facilities and lots as last read, shared by commands that only read them (see `_reference`).
+        self._references: LRUCache[UUID, LedgerAggregate] = LRUCache(maxsize=settings.aggregate_cache_size)
         super().__init__(env=ledger_env(settings))
 
     def construct_mapper(self) -> Mapper:
@@ -100,10 +110,40 @@ class Ledger(Application):
             if field is not None:
                 raise Invalid(field, f"unknown {kind} {aggregate_id}") from None
             raise NotFound(kind, aggregate_id) from None
+        return self._expect(cls, aggregate, kind=kind, field=field)
+
+    def _reference(self, cls: type[A], aggregate_id: UUID, *, kind: str, field: str | None = None) -> A:
+        """An aggregate the command reads but does not change (a dose's lot and facility).
+
+        It comes from memory when it can, without a query, and joins the command's read set:
+        if it changed in the store meanwhile, the insert is refused as a lost race
+        (`ledger.recorders`) and the retry reads it afresh. The copy is shared, so it must
+        never be changed: commands that change a lot or facility use `_load`.
+        """
+        try:
+            aggregate = self._references.get(aggregate_id)
+        except KeyError:
+            aggregate = self._load(cls, aggregate_id, kind=kind, field=field)
+            self._references.put(aggregate_id, aggregate)
+        else:
+            aggregate = self._expect(cls, aggregate, kind=kind, field=field)
+        reads = _READ_SET.get()
+        if reads is not None:
+            reads[aggregate.id] = aggregate.version
+        return aggregate
+
+    def _forget_references(self, aggregate_ids: Iterable[UUID]) -> None:
+        for aggregate_id in aggregate_ids:
+            with contextlib.suppress(KeyError):
+                self._references.get(aggregate_id, evict=True)
+
+    @staticmethod
+    def _expect(cls: type[A], aggregate: LedgerAggregate, *, kind: str, field: str | None) -> A:
+        """`aggregate` if it is a `cls`; otherwise the id names something else: 422 or 404 as in `_load`."""
         if not isinstance(aggregate, cls):
             if field is not None:
-                raise Invalid(field, f"{aggregate_id} is not a {kind}")
-            raise NotFound(kind, aggregate_id)
+                raise Invalid(field, f"{aggregate.id} is not a {kind}")
+            raise NotFound(kind, aggregate.id)
         return aggregate
 
     def _find(self, aggregate_id: UUID) -> LedgerAggregate | None:
@@ -134,14 +174,25 @@ class Ledger(Application):
                 if isinstance(receipt, CommandReceipt):
                     first = receipt.replay(command, digest)
                     return CommandResult(first, self.head(), replayed=True)
-            aggregates, ids = build()
+            reads: dict[UUID, int] = {}
+            token = _READ_SET.set(reads)
+            try:
+                aggregates, ids = build()
+            finally:
+                _READ_SET.reset(token)
             changed = [a for a in aggregates if a.pending_events]
             if receipt_id is not None:
                 changed.append(CommandReceipt.issue(command=command, request_digest=digest, result=ids, prov=prov))
+            for aggregate in changed:
+                reads.pop(aggregate.id, None)
             try:
-                recordings = self.save(*changed)
+                recordings = self.save(*changed, read_set=reads)
+            except StaleReadError:
+                self._forget_references(reads)
+                continue
             except IntegrityError:
                 continue
+            self._forget_references(a.id for a in changed)
             return CommandResult(ids, recordings[-1].notification.id if recordings else self.head())
         raise Conflict(command=command)
 
@@ -164,7 +215,7 @@ class Ledger(Application):
                 raise Invalid("code", "code is required")
             parent = None
             if parent_code is not None:
-                parent = self._load(Facility, Facility.create_id(parent_code), kind="facility", field="parent_code")
+                parent = self._reference(Facility, Facility.create_id(parent_code), kind="facility", field="parent_code")
             if self._find(Facility.create_id(code)) is not None:
                 raise RuleViolation("facility_code_exists", f"facility {code} is already registered")
             facility = Facility.register(
@@ -203,7 +254,7 @@ class Ledger(Application):
     # -- supply chain ---------------------------------------------------------------------------
 
     def _stock_facility(self, facility_id: UUID, field: str) -> Facility:
-        facility = self._load(Facility, facility_id, kind="facility", field=field)
+        facility = self._reference(Facility, facility_id, kind="facility", field=field)
         if facility.kind not in STOCK_HOLDING_KINDS:
             raise RuleViolation("facility_holds_no_stock", f"a {facility.kind} does not hold vaccine stock")
         return facility
@@ -214,7 +265,7 @@ class Ledger(Application):
         """Doses arrive from a supplier (not from a transfer: see `receive_transfer`)."""
 
         def build() -> tuple[list[LedgerAggregate], dict]:
-            self._load(VaccineLot, lot_id, kind="lot", field="lot_id")
+            self._reference(VaccineLot, lot_id, kind="lot", field="lot_id")
             self._stock_facility(facility_id, "facility_id")
             card = self._card(lot_id, facility_id, prov)
             movement_id = card.receive(quantity=quantity, supplier_ref=supplier_ref, prov=prov)
@@ -228,7 +279,7 @@ class Ledger(Application):
         note: str | None = None, prov: Provenance,
     ) -> CommandResult:
         def build() -> tuple[list[LedgerAggregate], dict]:
-            self._load(VaccineLot, lot_id, kind="lot", field="lot_id")
+            self._reference(VaccineLot, lot_id, kind="lot", field="lot_id")
             self._stock_facility(facility_id, "facility_id")
             card = self._card(lot_id, facility_id, prov)
             movement_id = card.adjust(quantity=quantity, direction=direction, reason=reason, note=note, prov=prov)
@@ -239,7 +290,7 @@ class Ledger(Application):
 
     def count_stock(self, *, lot_id: UUID, facility_id: UUID, counted: int, prov: Provenance) -> CommandResult:
         def build() -> tuple[list[LedgerAggregate], dict]:
-            self._load(VaccineLot, lot_id, kind="lot", field="lot_id")
+            self._reference(VaccineLot, lot_id, kind="lot", field="lot_id")
             self._stock_facility(facility_id, "facility_id")
             card = self._card(lot_id, facility_id, prov)
             movement_id = card.count(counted=counted, prov=prov)
@@ -275,7 +326,7 @@ class Ledger(Application):
             cards = []
             for i, line in enumerate(transfer.lines):
                 lot_id = _uuid(line["lot_id"], f"lines[{i}].lot_id")
-                self._load(VaccineLot, lot_id, kind="lot", field=f"lines[{i}].lot_id")
+                self._reference(VaccineLot, lot_id, kind="lot", field=f"lines[{i}].lot_id")
                 card = self._card(lot_id, source_id, prov)
                 card.dispatch(quantity=line["quantity"], transfer_id=transfer.id, prov=prov)
                 cards.append(card)
@@ -421,7 +472,7 @@ class Ledger(Application):
         def build() -> tuple[list[LedgerAggregate], dict]:
             person = self._load(Person, person_id, kind="person")
             if preferred_facility_id is not None:
-                self._load(Facility, preferred_facility_id, kind="facility", field="preferred_facility_id")
+                self._reference(Facility, preferred_facility_id, kind="facility", field="preferred_facility_id")
             person.register_for_vaccination(
                 priority_group=priority_group, preferred_facility_id=preferred_facility_id, prov=prov
             )
@@ -437,7 +488,7 @@ class Ledger(Application):
         def build() -> tuple[list[LedgerAggregate], dict]:
             person = self._load(Person, person_id, kind="person")
             if district_facility_id is not None:
-                centre = self._load(Facility, district_facility_id, kind="facility", field="district_facility_id")
+                centre = self._reference(Facility, district_facility_id, kind="facility", field="district_facility_id")
                 if centre.district_code != district_code:
                     raise Invalid("district_facility_id", "the facility is not in the allocated district")
             person.approve_vaccination(
@@ -451,7 +502,7 @@ class Ledger(Application):
                              district_facility_id=district_facility_id), build)
 
     def _vaccinating_facility(self, facility_id: UUID) -> Facility:
-        facility = self._load(Facility, facility_id, kind="facility", field="facility_id")
+        facility = self._reference(Facility, facility_id, kind="facility", field="facility_id")
         if facility.kind not in VACCINATING_KINDS:
             raise RuleViolation("facility_does_not_vaccinate", f"a {facility.kind} does not vaccinate")
         return facility
@@ -481,7 +532,7 @@ class Ledger(Application):
 
         def build() -> tuple[list[LedgerAggregate], dict]:
             person = self._load(Person, person_id, kind="person")
-            lot = self._load(VaccineLot, lot_id, kind="lot", field="lot_id")
+            lot = self._reference(VaccineLot, lot_id, kind="lot", field="lot_id")
             self._vaccinating_facility(facility_id)
             now = self.clock()
             lot.check_usable(local_day(prov.when(now)))
@@ -531,7 +582,7 @@ class Ledger(Application):
 
         def build() -> tuple[list[LedgerAggregate], dict]:
             person = self._load(Person, person_id, kind="person")
-            lot = self._load(VaccineLot, lot_id, kind="lot", field="lot_id") if lot_id is not None else None
+            lot = self._reference(VaccineLot, lot_id, kind="lot", field="lot_id") if lot_id is not None else None
             if lot is not None:
                 current = person.dose(dose_id)
                 if lot.vaccine != current["vaccine"]:

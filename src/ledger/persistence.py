@@ -7,6 +7,10 @@ Decisions kept here, with their reasons (see docs/architecture.md):
   positions never skips a late commit); `POSTGRES_ENABLE_DB_FUNCTIONS` is never set,
   because that path does not lock and was seen to lose events for live readers.
 - A lock timeout is always set, so a stuck writer fails fast instead of queueing forever.
+- Our recorders (`ledger.recorders`) add a read-set check to the library's insert.
+- No pre-ping: it cost one `SELECT 1` per pool checkout, about six per command. A dead
+  connection fails its statement with `OperationalError`, which the library's recorders
+  retry on a fresh connection, and the pool discards broken connections when they return.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ def ledger_env(settings: Settings) -> dict[str, str]:
                 "POSTGRES_LOCK_TIMEOUT": str(settings.lock_timeout),
                 "POSTGRES_POOL_SIZE": str(settings.pool_size),
                 "POSTGRES_MAX_OVERFLOW": str(settings.pool_max_overflow),
-                "POSTGRES_PRE_PING": "y",
+                "POSTGRES_PRE_PING": "n",
                 "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
                 "CREATE_TABLE": "n",
+                "APPLICATION_RECORDER_TOPIC": "ledger.recorders:LedgerPostgresRecorder",
             }
         )
     else:
@@ -47,6 +52,7 @@ def ledger_env(settings: Settings) -> dict[str, str]:
                 "SQLITE_DBNAME": str(path),
                 "SQLITE_LOCK_TIMEOUT": str(settings.lock_timeout),
                 "CREATE_TABLE": "y",
+                "APPLICATION_RECORDER_TOPIC": "ledger.recorders:LedgerSQLiteRecorder",
             }
         )
     env.update(settings.extra_env)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import pytest
 from integration_scenarios import (
     COUNTERS,
     identity_correction,
@@ -170,3 +171,45 @@ def test_projections_agree_with_the_write_model(world, prov, runtime):
     assert voided["voided"] and voided["dose_number"] is None and voided["void_reason"] == "entered_in_error"
     corrected = runtime.vaccination_history.history(flow["c"])["doses"][0]
     assert corrected["corrected"] and corrected["lot_id"] == str(flow["lot2"])
+
+
+def test_a_lot_recalled_elsewhere_stops_the_next_dose_from_a_ledger_that_kept_it_in_memory(store: Settings, world, prov):
+    """Lots and facilities are read from memory, but checked at commit: a recall made through another Ledger
+    (another process) makes the next dose fail its read-set check, re-read the lot, and be refused."""
+    ledger = world.ledger
+    ledger.administer_dose(person_id=world.person_id, lot_id=world.lot_id, facility_id=world.point_id,
+                           screening_id=world.screening_id, prov=prov())  # the lot is now held in memory
+    other = Ledger(store)
+    try:
+        other.recall_lot(lot_id=world.lot_id, reason="quality_defect", prov=prov())
+    finally:
+        other.close()
+    person = world.register_person(full_name="Le Van C")
+    screening = world.screen(person)
+    stock = on_hand(ledger, world.lot_id, world.point_id)
+    refused(ledger, "lot_recalled", lambda: ledger.administer_dose(
+        person_id=person, lot_id=world.lot_id, facility_id=world.point_id, screening_id=screening, prov=prov()))
+    assert ledger.person(person).doses == {}
+    assert on_hand(ledger, world.lot_id, world.point_id) == stock
+
+
+def test_an_insert_whose_read_set_moved_on_writes_nothing(store: Settings, world, prov):
+    """The recorder refuses events saved with a stale read set (an aggregate read at an older version)."""
+    from ledger.domain import Person
+    from ledger.recorders import StaleReadError
+
+    ledger = world.ledger
+    lot_version = ledger.lot(world.lot_id).version
+    ledger.recall_lot(lot_id=world.lot_id, reason="regulatory_order", prov=prov())
+    def person() -> Person:  # a save takes the pending events, so each attempt gets a new aggregate
+        return Person.register(
+            person_id=UUID(int=7), id_type="none", id_number=None, prov=prov(), now=datetime.now(UTC),
+            details={"full_name": "Pham Thi D", "date_of_birth": datetime(1990, 1, 1).date(), "sex": "female",
+                     "address": {"province_code": "01"}})
+
+    head = ledger.head()
+    with pytest.raises(StaleReadError):
+        ledger.save(person(), read_set={world.lot_id: lot_version})
+    assert ledger.head() == head
+    ledger.save(person(), read_set={world.lot_id: lot_version + 1})
+    assert ledger.person(UUID(int=7)).version == 1
