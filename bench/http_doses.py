@@ -98,12 +98,12 @@ def free_port() -> int:
 class Server:
     """One uvicorn process on 127.0.0.1, started and stopped by this benchmark."""
 
-    def __init__(self, factory: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, factory: str, env: dict[str, str], log_path: Path, workers: int = 1) -> None:
         self.port = free_port()
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         cmd = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port",
-               str(self.port), "--workers", "1", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-               "--log-level", "warning"]
+               str(self.port), "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
+               "--no-access-log", "--log-level", "warning"]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -126,11 +126,19 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def cpu_seconds(self) -> float:
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return float("nan")
+        """CPU time of the server and its worker processes (with `--workers` > 1 the parent only supervises)."""
+        total, found = 0.0, False
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                head, tail = stat.read_text().rsplit(")", 1)
+                fields = tail.split()
+                pid, ppid = int(head.split(" (", 1)[0]), int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if self.proc.pid in (pid, ppid):
+                found = True
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total if found else float("nan")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -221,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="requests/s the seeded people must cover (people = max-rate x total seconds)")
     parser.add_argument("--facilities", type=int, default=16,
                         help="vaccination points (stock cards) the doses are spread over; 1 = one hot stock card")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of each server")
     parser.add_argument("--no-projections", action="store_true",
                         help="run the API without its in-process projection engine")
     parser.add_argument("--load-generator", choices=("auto", "wrk", "python"), default="auto")
@@ -241,8 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         env = {"LEDGER_DATABASE_URL": url, "BENCH_RAW_DSN": url,
                "LEDGER_PROJECTIONS_IN_PROCESS": "0" if args.no_projections else "1",
                "BENCH_LEDGER_EXTRA_ENV": " ".join(args.ledger_env)}
-        servers = {"raw_insert": Server("bench.http_app:raw_insert_api", env, RESULTS / "http-raw-server.log"),
-                   "ledger": Server("bench.http_app:ledger_api", env, RESULTS / "http-ledger-server.log")}
+        servers = {"raw_insert": Server("bench.http_app:raw_insert_api", env, RESULTS / "http-raw-server.log",
+                                             args.workers),
+                   "ledger": Server("bench.http_app:ledger_api", env, RESULTS / "http-ledger-server.log", args.workers)}
         offset = 0
         runs: dict[str, list[dict]] = {"raw_insert": [], "ledger": []}
         try:
@@ -303,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         f" p99 {raw['p99_ms'].fmt(' ms', 1)}, errors {raw['errors']}")
     log(f"ratio {summary['ratio_rate_to_raw']:.0%}; target {TARGET_RATE} req/s & p99 < {TARGET_P99_MS:.0f} ms: "
         f"{'met' if summary['target']['met'] else 'MISSED'}")
-    variant = ("" if args.facilities > 1 else "_hot_card") + ("_no_projections" if args.no_projections else "") + (
+    variant = ("" if args.facilities > 1 else "_hot_card") + (f"_{args.workers}_workers" if args.workers > 1 else "") + (
+        "_no_projections" if args.no_projections else "") + (
         "_" + "_".join(e.split("=")[0].lower() for e in args.ledger_env) if args.ledger_env else "")
     write_results(f"http_doses{variant}", {"params": vars(args) | {"people_seeded": people, "load_generator":
                                                            "wrk" if use_wrk else "python"}, "results": summary})

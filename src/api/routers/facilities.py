@@ -23,11 +23,11 @@ router = APIRouter(prefix=PREFIX, tags=["facilities"])
     responses={201: {"headers": LOCATION_HEADER}, **problem_responses(409, 422, 503)},
 )
 def register_facility(
-    body: FacilityRegistration, ledger: LedgerDep, prov: ProvenanceDep, response: Response
-) -> dict[str, Any]:
+    body: FacilityRegistration, ledger: LedgerDep, prov: ProvenanceDep
+) -> Response:
     """Register a facility under its code (`facility_code_exists` if the code is taken)."""
     result = ledger.register_facility(**arguments(body), prov=prov)
-    return answer(result, response, f"{PREFIX}/{result.ids['facility_id']}")
+    return answer(FacilityRegistered, result, f"{PREFIX}/{result.ids['facility_id']}")
 
 
 @router.get("/{facility_id}", response_model=FacilityOut, responses=problem_responses(404, 422, 503))

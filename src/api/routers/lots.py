@@ -22,10 +22,10 @@ router = APIRouter(prefix=PREFIX, tags=["lots"])
     response_model=LotChanged,
     responses={201: {"headers": LOCATION_HEADER}, **problem_responses(409, 422, 503)},
 )
-def register_lot(body: LotRegistration, ledger: LedgerDep, prov: ProvenanceDep, response: Response) -> dict[str, Any]:
+def register_lot(body: LotRegistration, ledger: LedgerDep, prov: ProvenanceDep) -> Response:
     """Register a lot; manufacturer + lot number identify it (`lot_exists` if registered)."""
     result = ledger.register_lot(**arguments(body), prov=prov)
-    return answer(result, response, f"{PREFIX}/{result.ids['lot_id']}")
+    return answer(LotChanged, result, f"{PREFIX}/{result.ids['lot_id']}")
 
 
 @router.get("/{lot_id}", response_model=LotOut, responses=problem_responses(404, 422, 503))
@@ -39,6 +39,6 @@ def get_lot(lot_id: UUID, ledger: LedgerDep) -> dict[str, Any]:
 
 
 @router.post("/{lot_id}/recall", response_model=LotChanged, responses=problem_responses(404, 409, 422, 503))
-def recall_lot(lot_id: UUID, body: LotRecall, ledger: LedgerDep, prov: ProvenanceDep) -> dict[str, Any]:
+def recall_lot(lot_id: UUID, body: LotRecall, ledger: LedgerDep, prov: ProvenanceDep) -> Response:
     """Recall a lot: no dose may be given from it afterwards (`lot_already_recalled`)."""
-    return answer(ledger.recall_lot(lot_id=lot_id, **arguments(body), prov=occurred(prov, body.occurred_at)))
+    return answer(LotChanged, ledger.recall_lot(lot_id=lot_id, **arguments(body), prov=occurred(prov, body.occurred_at)))

@@ -36,14 +36,14 @@ router = APIRouter(prefix=PREFIX, tags=["people"])
     responses={201: {"headers": LOCATION_HEADER}, **problem_responses(409, 422, 503)},
 )
 def register_person(
-    body: PersonRegistration, ledger: LedgerDep, prov: ProvenanceDep, response: Response
-) -> dict[str, Any]:
+    body: PersonRegistration, ledger: LedgerDep, prov: ProvenanceDep
+) -> Response:
     """Register a person; one person per identity document (`one_person_per_id_number`)."""
     details = body.model_dump(include={"full_name", "date_of_birth", "sex", "phone", "address"})
     result = ledger.register_person(
         id_type=body.id_type, id_number=body.id_number, details=details, prov=occurred(prov, body.occurred_at)
     )
-    return answer(result, response, f"{PREFIX}/{result.ids['person_id']}")
+    return answer(PersonChanged, result, f"{PREFIX}/{result.ids['person_id']}")
 
 
 @router.get("", response_model=PersonLookup, responses=problem_responses(404, 422, 503))
@@ -63,10 +63,10 @@ def get_person(person_id: UUID, ledger: LedgerDep) -> dict[str, Any]:
 
 
 @router.post("/{person_id}/corrections", response_model=PersonChanged, responses=problem_responses(404, 409, 422, 503))
-def correct_person(person_id: UUID, body: PersonCorrection, ledger: LedgerDep, prov: ProvenanceDep) -> dict[str, Any]:
+def correct_person(person_id: UUID, body: PersonCorrection, ledger: LedgerDep, prov: ProvenanceDep) -> Response:
     """Correct details for a data-quality reason; each reason may change only its own fields."""
     changes = body.changes.model_dump(exclude_unset=True)
-    return answer(ledger.correct_person(person_id=person_id, changes=changes, reason=body.reason, prov=prov))
+    return answer(PersonChanged, ledger.correct_person(person_id=person_id, changes=changes, reason=body.reason, prov=prov))
 
 
 @router.post(
@@ -74,29 +74,29 @@ def correct_person(person_id: UUID, body: PersonCorrection, ledger: LedgerDep, p
 )
 def verify_identity(
     person_id: UUID, body: IdentityVerification, ledger: LedgerDep, prov: ProvenanceDep
-) -> dict[str, Any]:
+) -> Response:
     """Record the result of checking the identity against the population register."""
-    return answer(ledger.verify_identity(
+    return answer(PersonChanged, ledger.verify_identity(
         person_id=person_id, result=body.result, register_ref=body.register_ref,
         mismatched_fields=body.mismatched_fields, prov=occurred(prov, body.occurred_at),
     ))
 
 
 @router.post("/{person_id}/merge", response_model=MergeChanged, responses=problem_responses(404, 409, 422, 503))
-def merge_people(person_id: UUID, body: PersonMerge, ledger: LedgerDep, prov: ProvenanceDep) -> dict[str, Any]:
+def merge_people(person_id: UUID, body: PersonMerge, ledger: LedgerDep, prov: ProvenanceDep) -> Response:
     """Merge this duplicate record into `into_person_id`, which takes over its valid doses."""
-    return answer(ledger.merge_people(duplicate_id=person_id, into_id=body.into_person_id, reason=body.reason, prov=prov))
+    return answer(MergeChanged, ledger.merge_people(duplicate_id=person_id, into_id=body.into_person_id, reason=body.reason, prov=prov))
 
 
 @router.post(
     "/{person_id}/merge-reversal", response_model=MergeChanged, responses=problem_responses(404, 409, 422, 503)
 )
-def revert_merge(person_id: UUID, ledger: LedgerDep, prov: ProvenanceDep) -> dict[str, Any]:
+def revert_merge(person_id: UUID, ledger: LedgerDep, prov: ProvenanceDep) -> Response:
     """Undo a wrong merge of this record (`not_merged`, `merge_revert_blocked`)."""
-    return answer(ledger.revert_merge(duplicate_id=person_id, prov=prov))
+    return answer(MergeChanged, ledger.revert_merge(duplicate_id=person_id, prov=prov))
 
 
-def person_state(p: Person) -> dict[str, Any]:
+def person_state(p: Person) -> Response:
     """A person's write-model state as plain data."""
     return {
         "person_id": p.id, "id_type": p.id_type, "id_number": p.id_number, "full_name": p.full_name,

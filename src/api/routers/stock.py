@@ -34,24 +34,24 @@ def _card_url(lot_id: UUID, facility_id: UUID) -> str:
 
 
 @router.post("/receipts", status_code=201, response_model=MovementRecorded, responses=_MOVEMENT_RESPONSES)
-def receive_stock(body: StockReceipt, ledger: LedgerDep, prov: ProvenanceDep, response: Response) -> dict[str, Any]:
+def receive_stock(body: StockReceipt, ledger: LedgerDep, prov: ProvenanceDep) -> Response:
     """Doses arrive from a supplier at a stock-holding facility."""
     result = ledger.receive_stock(**arguments(body), prov=occurred(prov, body.occurred_at))
-    return answer(result, response, _card_url(body.lot_id, body.facility_id))
+    return answer(MovementRecorded, result, _card_url(body.lot_id, body.facility_id))
 
 
 @router.post("/adjustments", status_code=201, response_model=MovementRecorded, responses=_MOVEMENT_RESPONSES)
-def adjust_stock(body: StockAdjustment, ledger: LedgerDep, prov: ProvenanceDep, response: Response) -> dict[str, Any]:
+def adjust_stock(body: StockAdjustment, ledger: LedgerDep, prov: ProvenanceDep) -> Response:
     """On hand goes up (found, count_correction) or down (damaged, expired, ...); never below zero."""
     result = ledger.adjust_stock(**arguments(body), prov=occurred(prov, body.occurred_at))
-    return answer(result, response, _card_url(body.lot_id, body.facility_id))
+    return answer(MovementRecorded, result, _card_url(body.lot_id, body.facility_id))
 
 
 @router.post("/counts", status_code=201, response_model=CountRecorded, responses=_MOVEMENT_RESPONSES)
-def count_stock(body: StockCount, ledger: LedgerDep, prov: ProvenanceDep, response: Response) -> dict[str, Any]:
+def count_stock(body: StockCount, ledger: LedgerDep, prov: ProvenanceDep) -> Response:
     """A physical count sets on hand; the answer's `difference` is counted minus on hand before."""
     result = ledger.count_stock(**arguments(body), prov=occurred(prov, body.occurred_at))
-    return answer(result, response, _card_url(body.lot_id, body.facility_id))
+    return answer(CountRecorded, result, _card_url(body.lot_id, body.facility_id))
 
 
 @router.post(
@@ -61,11 +61,11 @@ def count_stock(body: StockCount, ledger: LedgerDep, prov: ProvenanceDep, respon
     responses={201: {"headers": LOCATION_HEADER}, **problem_responses(404, 409, 422, 503)},
 )
 def reverse_movement(
-    body: MovementReversal, ledger: LedgerDep, prov: ProvenanceDep, response: Response
-) -> dict[str, Any]:
+    body: MovementReversal, ledger: LedgerDep, prov: ProvenanceDep
+) -> Response:
     """Undo a receipt, adjustment or count by a new movement (`movement_already_reversed` on a repeat)."""
     result = ledger.reverse_movement(**arguments(body), prov=occurred(prov, body.occurred_at))
-    return answer(result, response, _card_url(body.lot_id, body.facility_id))
+    return answer(MovementRecorded, result, _card_url(body.lot_id, body.facility_id))
 
 
 @router.get("", response_model=StockPage, responses=problem_responses(422, 503))

@@ -23,17 +23,17 @@ router = APIRouter(prefix=PREFIX, tags=["transfers"])
     responses={201: {"headers": LOCATION_HEADER}, **problem_responses(409, 422, 503)},
 )
 def dispatch_transfer(
-    body: TransferDispatch, ledger: LedgerDep, prov: ProvenanceDep, response: Response
-) -> dict[str, Any]:
+    body: TransferDispatch, ledger: LedgerDep, prov: ProvenanceDep
+) -> Response:
     """Stock leaves the source for the destination; it is in transit until received or cancelled."""
     result = ledger.dispatch_transfer(**arguments(body), prov=occurred(prov, body.occurred_at))
-    return answer(result, response, f"{PREFIX}/{result.ids['transfer_id']}")
+    return answer(TransferChanged, result, f"{PREFIX}/{result.ids['transfer_id']}")
 
 
 @router.post("/{transfer_id}/receipt", response_model=TransferChanged, responses=problem_responses(404, 409, 422, 503))
-def receive_transfer(transfer_id: UUID, body: TransferReceipt, ledger: LedgerDep, prov: ProvenanceDep) -> dict[str, Any]:
+def receive_transfer(transfer_id: UUID, body: TransferReceipt, ledger: LedgerDep, prov: ProvenanceDep) -> Response:
     """The destination receives the transfer; `lines` name only lots whose quantity differs (with a reason)."""
-    return answer(ledger.receive_transfer(transfer_id=transfer_id, **arguments(body), prov=occurred(prov, body.occurred_at)))
+    return answer(TransferChanged, ledger.receive_transfer(transfer_id=transfer_id, **arguments(body), prov=occurred(prov, body.occurred_at)))
 
 
 @router.post(
@@ -41,9 +41,9 @@ def receive_transfer(transfer_id: UUID, body: TransferReceipt, ledger: LedgerDep
 )
 def cancel_transfer(
     transfer_id: UUID, body: TransferCancellation, ledger: LedgerDep, prov: ProvenanceDep
-) -> dict[str, Any]:
+) -> Response:
     """Cancel a transfer in transit; its stock goes back to the source (`transfer_not_in_transit` otherwise)."""
-    return answer(ledger.cancel_transfer(transfer_id=transfer_id, **arguments(body), prov=occurred(prov, body.occurred_at)))
+    return answer(TransferChanged, ledger.cancel_transfer(transfer_id=transfer_id, **arguments(body), prov=occurred(prov, body.occurred_at)))
 
 
 @router.get("/{transfer_id}", response_model=TransferOut, responses=problem_responses(404, 422, 503))

@@ -43,9 +43,9 @@ def _person_url(person_id: UUID) -> str:
 @router.post("/{person_id}/vaccination-registration", response_model=PersonChanged, responses=_CHANGE)
 def register_for_vaccination(
     person_id: UUID, body: VaccinationRegistration, ledger: LedgerDep, prov: ProvenanceDep
-) -> dict[str, Any]:
+) -> Response:
     """The person registers for vaccination (step 1 of 5)."""
-    return answer(ledger.register_for_vaccination(
+    return answer(PersonChanged, ledger.register_for_vaccination(
         person_id=person_id, **arguments(body), prov=occurred(prov, body.occurred_at)
     ))
 
@@ -53,74 +53,74 @@ def register_for_vaccination(
 @router.post("/{person_id}/vaccination-approval", response_model=PersonChanged, responses=_CHANGE)
 def approve_vaccination(
     person_id: UUID, body: VaccinationApproval, ledger: LedgerDep, prov: ProvenanceDep
-) -> dict[str, Any]:
+) -> Response:
     """The provincial health department approves the person and allocates a district."""
-    return answer(ledger.approve_vaccination(
+    return answer(PersonChanged, ledger.approve_vaccination(
         person_id=person_id, **arguments(body), prov=occurred(prov, body.occurred_at)
     ))
 
 
 @router.post("/{person_id}/screenings", status_code=201, response_model=ScreeningRecorded, responses=_CREATE)
 def screen(
-    person_id: UUID, body: Screening, ledger: LedgerDep, prov: ProvenanceDep, response: Response
-) -> dict[str, Any]:
+    person_id: UUID, body: Screening, ledger: LedgerDep, prov: ProvenanceDep
+) -> Response:
     """Pre-vaccination screening at a vaccination point; the answer carries the final outcome."""
     result = ledger.screen(
         person_id=person_id, facility_id=body.facility_id, vitals=body.vitals.model_dump(exclude_none=True),
         answers=body.answers.model_dump(exclude_none=True), outcome=body.outcome,
         observation_minutes=body.observation_minutes, prov=occurred(prov, body.occurred_at),
     )
-    return answer(result, response, _person_url(person_id))
+    return answer(ScreeningRecorded, result, _person_url(person_id))
 
 
 @router.post("/{person_id}/doses", status_code=201, response_model=DoseChanged, responses=_CREATE)
 def administer_dose(
-    person_id: UUID, body: DoseAdministration, ledger: LedgerDep, prov: ProvenanceDep, response: Response
-) -> dict[str, Any]:
+    person_id: UUID, body: DoseAdministration, ledger: LedgerDep, prov: ProvenanceDep
+) -> Response:
     """A dose from a lot, after a screening that allows it; consumes one dose from the stock card atomically."""
     result = ledger.administer_dose(person_id=person_id, **arguments(body), prov=occurred(prov, body.occurred_at))
-    return answer(result, response, _person_url(person_id))
+    return answer(DoseChanged, result, _person_url(person_id))
 
 
 @router.post("/{person_id}/doses/{dose_id}/observation", response_model=DoseChanged, responses=_CHANGE)
 def complete_observation(
     person_id: UUID, dose_id: UUID, body: ObservationCompletion, ledger: LedgerDep, prov: ProvenanceDep
-) -> dict[str, Any]:
+) -> Response:
     """On-site observation after the dose ended, with any reactions."""
-    return answer(ledger.complete_observation(
+    return answer(DoseChanged, ledger.complete_observation(
         person_id=person_id, dose_id=dose_id, **arguments(body), prov=occurred(prov, body.occurred_at)
     ))
 
 
 @router.post("/{person_id}/doses/{dose_id}/void", response_model=DoseChanged, responses=_CHANGE)
-def void_dose(person_id: UUID, dose_id: UUID, body: DoseVoid, ledger: LedgerDep, prov: ProvenanceDep) -> dict[str, Any]:
+def void_dose(person_id: UUID, dose_id: UUID, body: DoseVoid, ledger: LedgerDep, prov: ProvenanceDep) -> Response:
     """Void a dose entered in error or twice; its dose goes back to the stock card."""
-    return answer(ledger.void_dose(person_id=person_id, dose_id=dose_id, **arguments(body), prov=prov))
+    return answer(DoseChanged, ledger.void_dose(person_id=person_id, dose_id=dose_id, **arguments(body), prov=prov))
 
 
 @router.post("/{person_id}/doses/{dose_id}/correction", response_model=DoseChanged, responses=_CHANGE)
 def correct_dose(
     person_id: UUID, dose_id: UUID, body: DoseCorrection, ledger: LedgerDep, prov: ProvenanceDep
-) -> dict[str, Any]:
+) -> Response:
     """Correct a dose's time or lot; a lot change moves the consumption between stock cards."""
-    return answer(ledger.correct_dose(person_id=person_id, dose_id=dose_id, **arguments(body), prov=prov))
+    return answer(DoseChanged, ledger.correct_dose(person_id=person_id, dose_id=dose_id, **arguments(body), prov=prov))
 
 
 @router.post("/{person_id}/adverse-events", status_code=201, response_model=AefiChanged, responses=_CREATE)
 def report_adverse_event(
-    person_id: UUID, body: AdverseEventReport, ledger: LedgerDep, prov: ProvenanceDep, response: Response
-) -> dict[str, Any]:
+    person_id: UUID, body: AdverseEventReport, ledger: LedgerDep, prov: ProvenanceDep
+) -> Response:
     """Report an adverse event following a dose; a serious one gets investigation and council deadlines."""
     result = ledger.report_adverse_event(person_id=person_id, **arguments(body), prov=occurred(prov, body.occurred_at))
-    return answer(result, response, _person_url(person_id))
+    return answer(AefiChanged, result, _person_url(person_id))
 
 
 @router.post("/{person_id}/adverse-events/{aefi_id}/classification", response_model=AefiChanged, responses=_CHANGE)
 def classify_adverse_event(
     person_id: UUID, aefi_id: UUID, body: AdverseEventClassification, ledger: LedgerDep, prov: ProvenanceDep
-) -> dict[str, Any]:
+) -> Response:
     """The expert council's WHO causality class for an adverse event."""
-    return answer(ledger.classify_adverse_event(
+    return answer(AefiChanged, ledger.classify_adverse_event(
         person_id=person_id, aefi_id=aefi_id, **arguments(body), prov=occurred(prov, body.occurred_at)
     ))
 
