@@ -340,13 +340,13 @@ class Ledger(Application):
 
         def build() -> tuple[list[LedgerAggregate], dict]:
             transfer = self._load(Transfer, transfer_id, kind="transfer")
-            received: dict[str, dict] = {}
+            received: list[dict] = []
             for i, line in enumerate(lines or []):
                 if not isinstance(line, dict):
                     raise Invalid(f"lines[{i}]", "each line must be an object")
                 lot_id = str(_uuid(line.get("lot_id"), f"lines[{i}].lot_id"))
-                received[lot_id] = {k: line[k] for k in ("quantity", "discrepancy_reason") if k in line}
-            result = transfer.receive(received=received, prov=prov)
+                received.append({"lot_id": lot_id} | {k: line[k] for k in ("quantity", "discrepancy_reason") if k in line})
+            result = transfer.receive(lines=received, prov=prov)
             cards = []
             for line in result:
                 if line["received"] > 0:
@@ -418,7 +418,7 @@ class Ledger(Application):
                     if person.id_number is not None:
                         old = self._load(IdentityKey, IdentityKey.create_id(person.id_type, person.id_number),
                                          kind="identity key")
-                        old.release(prov=prov)
+                        old.release(person_id=person.id, prov=prov)
                         changed.append(old)
             else:
                 changes_ = changes

@@ -50,10 +50,10 @@ def test_receipt_refusals(api, seeded):
     transfer_id = _dispatch(api, seeded)["ids"]["transfer_id"]
     path = f"/v1/transfers/{transfer_id}/receipt"
     api.refused(path, {"lines": [{"lot_id": seeded.lot_id, "quantity": 28}]}, status=422,
-                field="lines.discrepancy_reason")
+                field="lines[0].discrepancy_reason")
     api.refused(path, {"lines": [{"lot_id": seeded.lot_id, "quantity": 31}]}, status=409,
                 rule="received_exceeds_dispatched")
-    api.refused(path, {"lines": [{"lot_id": str(uuid.uuid4()), "quantity": 1}]}, status=422, field="lines")
+    api.refused(path, {"lines": [{"lot_id": str(uuid.uuid4()), "quantity": 1}]}, status=422, field="lines[0].lot_id")
     api.refused(path, {"lines": [{"lot_id": seeded.lot_id, "quantity": 1, "discrepancy_reason": "eaten"}]},
                 status=422, field="lines[0].discrepancy_reason")
     api.post(path, {}, expect=200)

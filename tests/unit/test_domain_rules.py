@@ -421,7 +421,7 @@ def new_transfer(*quantities: int) -> Transfer:
 def test_transfer_received_in_full():
     """Lines not named in the receipt arrived in full, without a discrepancy reason."""
     transfer = new_transfer(10, 5)
-    lines = transfer.receive(received={}, prov=PROV)
+    lines = transfer.receive(lines=[], prov=PROV)
     assert [(line["received"], line["discrepancy_reason"]) for line in lines] == [(10, None), (5, None)]
     assert transfer.status == "received"
 
@@ -430,11 +430,11 @@ def test_transfer_discrepancy_needs_a_reason():
     """Receiving less than dispatched needs a discrepancy reason from the closed set."""
     transfer = new_transfer(10)
     lot = transfer.lines[0]["lot_id"]
-    with refused(transfer, error=Invalid, field="lines.discrepancy_reason"):
-        transfer.receive(received={lot: {"quantity": 8}}, prov=PROV)
-    with refused(transfer, error=Invalid, field="lines.discrepancy_reason"):
-        transfer.receive(received={lot: {"quantity": 8, "discrepancy_reason": "found"}}, prov=PROV)
-    [line] = transfer.receive(received={lot: {"quantity": 8, "discrepancy_reason": "damaged"}}, prov=PROV)
+    with refused(transfer, error=Invalid, field="lines[0].discrepancy_reason"):
+        transfer.receive(lines=[{"lot_id": lot, "quantity": 8}], prov=PROV)
+    with refused(transfer, error=Invalid, field="lines[0].discrepancy_reason"):
+        transfer.receive(lines=[{"lot_id": lot, "quantity": 8, "discrepancy_reason": "found"}], prov=PROV)
+    [line] = transfer.receive(lines=[{"lot_id": lot, "quantity": 8, "discrepancy_reason": "damaged"}], prov=PROV)
     assert line == {"lot_id": lot, "dispatched": 10, "received": 8, "discrepancy_reason": "damaged"}
 
 
@@ -442,7 +442,7 @@ def test_a_reason_without_a_discrepancy_is_dropped():
     """A reason given for a line that arrived in full is not recorded."""
     transfer = new_transfer(10)
     lot = transfer.lines[0]["lot_id"]
-    [line] = transfer.receive(received={lot: {"quantity": 10, "discrepancy_reason": "damaged"}}, prov=PROV)
+    [line] = transfer.receive(lines=[{"lot_id": lot, "quantity": 10, "discrepancy_reason": "damaged"}], prov=PROV)
     assert line["discrepancy_reason"] is None
 
 
@@ -451,7 +451,7 @@ def test_receiving_more_than_dispatched_is_refused():
     transfer = new_transfer(10)
     lot = transfer.lines[0]["lot_id"]
     with refused(transfer, rule="received_exceeds_dispatched"):
-        transfer.receive(received={lot: {"quantity": 11}}, prov=PROV)
+        transfer.receive(lines=[{"lot_id": lot, "quantity": 11}], prov=PROV)
 
 
 @pytest.mark.parametrize("quantity", [-1, True, "10"])
@@ -459,30 +459,39 @@ def test_received_quantity_is_a_whole_number(quantity):
     """A received quantity is zero or more whole doses."""
     transfer = new_transfer(10)
     lot = transfer.lines[0]["lot_id"]
-    with refused(transfer, error=Invalid, field="lines.quantity"):
-        transfer.receive(received={lot: {"quantity": quantity, "discrepancy_reason": "lost"}}, prov=PROV)
+    with refused(transfer, error=Invalid, field="lines[0].quantity"):
+        transfer.receive(lines=[{"lot_id": lot, "quantity": quantity, "discrepancy_reason": "lost"}], prov=PROV)
 
 
 def test_receiving_a_lot_not_on_the_transfer_is_refused():
     """A receipt may only name lots that were dispatched."""
     transfer = new_transfer(10)
-    with refused(transfer, error=Invalid, field="lines"):
-        transfer.receive(received={str(uuid4()): {"quantity": 1}}, prov=PROV)
+    with refused(transfer, error=Invalid, field="lines[0].lot_id"):
+        transfer.receive(lines=[{"lot_id": str(uuid4()), "quantity": 1}], prov=PROV)
+
+
+def test_a_lot_named_twice_in_a_receipt_is_refused():
+    """Two receipt lines for one lot would leave one of them unread: the second is refused by its index."""
+    transfer = new_transfer(10, 5)
+    lot = transfer.lines[0]["lot_id"]
+    with refused(transfer, error=Invalid, field="lines[1].lot_id"):
+        transfer.receive(lines=[{"lot_id": lot, "quantity": 9, "discrepancy_reason": "damaged"},
+                                {"lot_id": lot, "quantity": 10}], prov=PROV)
 
 
 def test_cancel_only_in_transit():
     """A transfer is cancelled only while in transit; a received one cannot be, nor received once cancelled."""
     received = new_transfer(10)
-    received.receive(received={}, prov=PROV)
+    received.receive(lines=[], prov=PROV)
     with refused(received, rule="transfer_not_in_transit"):
         received.cancel(reason="wrong destination", prov=PROV)
     with refused(received, rule="transfer_not_in_transit"):
-        received.receive(received={}, prov=PROV)
+        received.receive(lines=[], prov=PROV)
     cancelled = new_transfer(10)
     cancelled.cancel(reason="wrong destination", prov=PROV)
     assert cancelled.status == "cancelled"
     with refused(cancelled, rule="transfer_not_in_transit"):
-        cancelled.receive(received={}, prov=PROV)
+        cancelled.receive(lines=[], prov=PROV)
     with refused(cancelled, rule="transfer_not_in_transit"):
         cancelled.cancel(reason="again", prov=PROV)
 
@@ -543,7 +552,9 @@ def test_identity_key_is_held_by_one_person_at_a_time():
     with refused(key, rule="one_person_per_id_number") as info:
         key.reclaim(person_id=second, prov=PROV)
     assert info.value.details["person_id"] == str(first)
-    key.release(prov=PROV)
+    with refused(key, rule="identity_key_not_held"):
+        key.release(person_id=second, prov=PROV)
+    key.release(person_id=first, prov=PROV)
     assert key.person_id is None
     key.reclaim(person_id=second, prov=PROV)
     assert key.person_id == second
@@ -853,12 +864,12 @@ def test_screening_reused_is_refused():
         administer(person, "pfizer", NOW)
 
 
-def test_an_unknown_screening_is_not_found():
-    """Naming a screening the person does not have is 404."""
+def test_an_unknown_screening_is_invalid_input():
+    """Naming (in the body) a screening the person does not have is 422 on `screening_id`."""
     person = new_person()
-    with refused(person, error=NotFound) as info:
+    with refused(person, error=Invalid) as info:
         administer(person, "pfizer", screening_id=uuid4())
-    assert info.value.kind == "screening"
+    assert info.value.field == "screening_id"
 
 
 def test_the_latest_unused_screening_is_used():
@@ -1198,7 +1209,7 @@ def test_aefi_reports_are_validated():
         args = {"dose_id": dose_id, "severity": "common", "symptoms": ["fever"], "onset_at": ok, **kwargs}
         with refused(person, error=error, **{attr: value}):
             person.report_adverse_event(**args, prov=PROV, now=NOW)
-    with refused(person, error=NotFound):
+    with refused(person, error=Invalid, field="dose_id"):
         person.report_adverse_event(dose_id=uuid4(), severity="common", symptoms=["fever"], onset_at=ok, prov=PROV,
                                     now=NOW)
 

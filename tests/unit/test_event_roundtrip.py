@@ -83,7 +83,7 @@ def run_scenario() -> list[tuple[object, list]]:
     shipped = Transfer.dispatch(document_number="PX-2021/77", source_id=district.id, destination_id=point.id,
                                 lines=[{"lot_id": lot.id, "quantity": 120}], prov=p)
     source.dispatch(quantity=120, transfer_id=shipped.id, prov=p)
-    [line] = shipped.receive(received={str(lot.id): {"quantity": 114, "discrepancy_reason": "damaged"}}, prov=p)
+    [line] = shipped.receive(lines=[{"lot_id": str(lot.id), "quantity": 114, "discrepancy_reason": "damaged"}], prov=p)
     destination.receive(quantity=line["received"], transfer_id=shipped.id, prov=p)
     cancelled = Transfer.dispatch(document_number="PX-2021/78", source_id=district.id, destination_id=point.id,
                                   lines=[{"lot_id": lot.id, "quantity": 12}], prov=p)
@@ -139,7 +139,7 @@ def run_scenario() -> list[tuple[object, list]]:
     )
     duplicate.merge_into(person, reason="same person", prov=p)
     duplicate.revert_merge(person, prov=p)
-    key.release(prov=p)
+    key.release(person_id=key.person_id, prov=p)
     key.reclaim(person_id=duplicate.id, prov=p)
 
     receipt_prov = prov(client_ref="dose-1")

@@ -260,7 +260,7 @@ class StockMachine(RuleBasedStateMachine):
             received[str(self.lot_ids[lot])] = {"quantity": quantity, "discrepancy_reason": reason}
 
         def command():
-            return transfer.receive(received=received, prov=PROV)
+            return transfer.receive(lines=[{"lot_id": lot_id, **got} for lot_id, got in received.items()], prov=PROV)
 
         if shipment["status"] != "in_transit":
             expect_refusal(transfer, RuleViolation, "rule", "transfer_not_in_transit", command)
@@ -271,7 +271,8 @@ class StockMachine(RuleBasedStateMachine):
                 expect_refusal(transfer, RuleViolation, "rule", "received_exceeds_dispatched", command)
                 return
             if got["quantity"] < dispatched and got["discrepancy_reason"] not in TRANSFER_DISCREPANCY_REASONS:
-                expect_refusal(transfer, Invalid, "field", "lines.discrepancy_reason", command)
+                index = list(received).index(str(self.lot_ids[lot]))
+                expect_refusal(transfer, Invalid, "field", f"lines[{index}].discrepancy_reason", command)
                 return
         lot_names = {str(lot_id): lot for lot, lot_id in self.lot_ids.items()}
         touched = []

@@ -10,9 +10,9 @@ from .codes import FACILITY_KINDS, require_code
 from .errors import Invalid
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
-_PROVINCE = re.compile(r"^\d{2}$")
-_DISTRICT = re.compile(r"^\d{3}$")
-_WARD = re.compile(r"^\d{5}$")
+_PROVINCE = re.compile(r"^[0-9]{2}$")
+_DISTRICT = re.compile(r"^[0-9]{3}$")
+_WARD = re.compile(r"^[0-9]{5}$")
 
 
 def check_area(province_code: str, district_code: str | None, ward_code: str | None) -> None:

@@ -16,10 +16,10 @@ from .codes import ID_TYPES, require_code
 from .errors import Invalid, RuleViolation
 
 ID_FORMATS = {
-    "cccd": re.compile(r"^\d{12}$"),  # citizen identity card: 12 digits
-    "cmnd": re.compile(r"^(\d{9}|\d{12})$"),  # older identity card: 9 or 12 digits
+    "cccd": re.compile(r"^[0-9]{12}$"),  # citizen identity card: 12 digits
+    "cmnd": re.compile(r"^([0-9]{9}|[0-9]{12})$"),  # older identity card: 9 or 12 digits
     "passport": re.compile(r"^[A-Z0-9]{6,9}$"),
-    "insurance": re.compile(r"^([A-Z]{2}\d{13}|\d{10})$"),  # card number or social insurance code
+    "insurance": re.compile(r"^([A-Z]{2}[0-9]{13}|[0-9]{10})$"),  # card number or social insurance code
 }
 
 
@@ -90,5 +90,10 @@ class IdentityKey(LedgerAggregate):
             )
         self._record(self.Reclaimed, prov, person_id=person_id)
 
-    def release(self, *, prov: Provenance) -> None:
+    def release(self, *, person_id: UUID, prov: Provenance) -> None:
+        """The holder gives the number up (its own number was corrected to another)."""
+        if self.person_id != person_id:
+            raise RuleViolation(
+                "identity_key_not_held", "only the person holding an id number can give it up"
+            )
         self._record(self.Released, prov)

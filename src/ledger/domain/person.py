@@ -34,7 +34,7 @@ from .facility import check_area
 
 #: Vietnam keeps one offset all year; calendar days of doses are counted in it.
 LOCAL_TZ = timezone(timedelta(hours=7), "ICT")
-_PHONE = re.compile(r"^\+?\d{9,15}$")
+_PHONE = re.compile(r"^\+?[0-9]{9,15}$")
 _FUTURE_SKEW = timedelta(minutes=5)
 
 
@@ -535,7 +535,7 @@ class Person(LedgerAggregate):
         if screening_id is not None:
             key = str(screening_id)
             if key not in self.screenings:
-                raise NotFound("screening", screening_id)
+                raise Invalid("screening_id", f"this person has no screening {screening_id}")
         else:
             unused = [(s["screened_at"], k) for k, s in self.screenings.items() if s["dose_id"] is None]
             unused = [u for u in unused if u[0] <= administered_at]
@@ -698,7 +698,9 @@ class Person(LedgerAggregate):
     ) -> UUID:
         """Report an AEFI. A serious one must be investigated within 24 h and reach the council within 5 days."""
         require_code("severity", severity, AEFI_SEVERITIES)
-        dose = self.dose(dose_id)
+        if str(dose_id) not in self.doses:
+            raise Invalid("dose_id", f"this person has no dose {dose_id}")
+        dose = self.doses[str(dose_id)]
         if not isinstance(symptoms, list) or not symptoms or not all(isinstance(s, str) for s in symptoms):
             raise Invalid("symptoms", "symptoms must be a non-empty list of descriptions")
         if onset_at.tzinfo is None:

@@ -104,30 +104,38 @@ class Transfer(LedgerAggregate):
                 "transfer_not_in_transit", f"transfer {self.document_number} is already {self.status}"
             )
 
-    def receive(self, *, received: dict[str, dict], prov: Provenance) -> list[dict]:
-        """Record receipt; `received` maps lot id -> {"quantity", "discrepancy_reason"}.
+    def receive(self, *, lines: list[dict], prov: Provenance) -> list[dict]:
+        """Record receipt; `lines` name, in the request's order, the lots whose quantity differs:
+        {"lot_id" (str), "quantity", "discrepancy_reason"}. Lots not named arrived in full.
 
-        Lines not named arrived in full. Returns the receipt lines.
+        Errors name the request line (`lines[1].quantity`). Returns the receipt lines.
         """
         self._require_in_transit()
         known = {line["lot_id"] for line in self.lines}
-        for lot_id in received:
+        named: dict[str, tuple[int, dict]] = {}
+        for i, got in enumerate(lines):
+            lot_id = got.get("lot_id")
             if lot_id not in known:
-                raise Invalid("lines", f"lot {lot_id} is not on transfer {self.document_number}")
+                raise Invalid(f"lines[{i}].lot_id", f"lot {lot_id} is not on transfer {self.document_number}")
+            if lot_id in named:
+                raise Invalid(f"lines[{i}].lot_id", f"lot {lot_id} is named twice")
+            named[lot_id] = (i, got)
         result = []
         for line in self.lines:
-            got = received.get(line["lot_id"], {})
+            i, got = named.get(line["lot_id"], (None, {}))
+            field = f"lines[{i}]"
             quantity = got.get("quantity", line["quantity"])
             if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
-                raise Invalid("lines.quantity", "received quantity must be a whole number, zero or more")
+                raise Invalid(f"{field}.quantity", "received quantity must be a whole number, zero or more")
             if quantity > line["quantity"]:
                 raise RuleViolation(
                     "received_exceeds_dispatched",
                     f"received {quantity} of lot {line['lot_id']} but {line['quantity']} were dispatched",
+                    line=i,
                 )
             reason = got.get("discrepancy_reason")
             if quantity < line["quantity"]:
-                require_code("lines.discrepancy_reason", reason, TRANSFER_DISCREPANCY_REASONS)
+                require_code(f"{field}.discrepancy_reason", reason, TRANSFER_DISCREPANCY_REASONS)
             else:
                 reason = None
             result.append(
