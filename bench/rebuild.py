@@ -126,7 +126,7 @@ class Generator:
             for line in transfer.lines:
                 self.national_cards[uuid.UUID(line["lot_id"])].dispatch(
                     quantity=line["quantity"], transfer_id=transfer.id, prov=prov)
-            for line in transfer.receive(received={}, prov=prov):
+            for line in transfer.receive(lines=[], prov=prov):
                 self._card(uuid.UUID(line["lot_id"]), point, prov).receive(
                     quantity=line["received"], transfer_id=transfer.id, prov=prov)
             aggregates.append(transfer)
