@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -101,6 +101,12 @@ class Ledger(Application):
     def head(self) -> int:
         """The position of the newest event (0 when the log is empty)."""
         return self.recorder.max_notification_id() or 0
+
+    def events_after(self, after: int, *, stop: int, topics: Sequence[str], limit: int) -> list[tuple[int, Any]]:
+        """Up to `limit` decoded events of `topics` after position `after` and not after `stop`, with their
+        positions: what the projection engine reads."""
+        decode = self.mapper.decode
+        return [(p, decode(t, o, v, s)) for p, o, v, t, s in self.recorder.select_rows(after, stop, topics, limit)]
 
     def _load(self, cls: type[A], aggregate_id: UUID, *, kind: str, field: str | None = None) -> A:
         """Load an aggregate; unknown ids are 404 (`field=None`, an id in the path) or 422 (`field`)."""

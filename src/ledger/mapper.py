@@ -96,7 +96,13 @@ class PlainJSONMapper(Mapper):
         cls = resolve_topic(stored_event.topic)
         if issubclass(cls, Snapshot):
             return super().to_domain_event(stored_event)
-        data = stored_event.state
+        return self.decode(
+            stored_event.topic, stored_event.originator_id, stored_event.originator_version, stored_event.state
+        )
+
+    def decode(self, topic: str, originator_id: UUID | str, originator_version: int, data: bytes) -> Any:
+        """The domain event of one stored row (not a snapshot), without building a `StoredEvent` first."""
+        cls = resolve_topic(topic)
         try:
             if self.cipher:
                 data = self.cipher.decrypt(data)
@@ -105,8 +111,7 @@ class PlainJSONMapper(Mapper):
             state = orjson.loads(data)
         except Exception as e:
             raise MapperDeserialisationError(
-                f"cannot read stored event {stored_event.originator_id} v{stored_event.originator_version} "
-                f"({stored_event.topic}): {e}"
+                f"cannot read stored event {originator_id} v{originator_version} ({topic}): {e}"
             ) from e
         class_version = getattr(cls, "class_version", 1)
         from_version = state.pop("class_version", 1)
@@ -117,9 +122,8 @@ class PlainJSONMapper(Mapper):
             value = state.get(name)
             if isinstance(value, str):
                 state[name] = convert(value)
-        originator_id = stored_event.originator_id
         state["originator_id"] = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
-        state["originator_version"] = stored_event.originator_version
+        state["originator_version"] = originator_version
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)
         return event

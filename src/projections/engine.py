@@ -87,12 +87,8 @@ class ProjectionEngine:
 
     def _read(self, projection: Projection, after: int, head: int, limit: int) -> tuple[list[tuple[int, Any]], int]:
         """Decoded events after `after` up to `head`, and the position this batch reaches."""
-        notes = self.ledger.recorder.select_notifications(
-            start=after, limit=limit, stop=head, topics=projection.topics, inclusive_of_start=False
-        )
-        to_event = self.ledger.mapper.to_domain_event
-        events = [(n.id, to_event(n)) for n in notes]
-        reached = notes[-1].id if len(notes) == limit else head
+        events = self.ledger.events_after(after, stop=head, topics=projection.topics, limit=limit)
+        reached = events[-1][0] if len(events) == limit else head
         return events, reached
 
     def _set_position(self, tx: Tx, name: str, position: int) -> None:
