@@ -179,7 +179,9 @@ class Ledger(Application):
                 receipt = self._find(receipt_id)
                 if isinstance(receipt, CommandReceipt):
                     first = receipt.replay(command, digest)
-                    return CommandResult(first, self.head(), replayed=True)
+                    # The receipt is the last event of the first command's transaction: its position is
+                    # the one the first answer carried, so a replayed answer reads the same writes.
+                    return CommandResult(first, self.recorder.position_of(receipt_id, 1) or 0, replayed=True)
             reads: dict[UUID, int] = {}
             token = _READ_SET.set(reads)
             try:

@@ -61,6 +61,9 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             " WHERE notification_id > %s AND notification_id <= %s AND topic = ANY(%s)"
             " ORDER BY notification_id LIMIT %s"
         ).format(table=table)
+        self.position_statement = SQL(
+            "SELECT notification_id FROM {table} WHERE originator_id = %s AND originator_version = %s"
+        ).format(table=table)
         columns = SQL("INSERT INTO {table} (originator_id, originator_version, topic, state) ").format(table=table)
         self.plain_insert_statement = columns + values + SQL(" RETURNING notification_id")
         self.guarded_insert_statement = (
@@ -86,6 +89,14 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(self.select_rows_statement, (after, stop, list(topics), limit), prepare=True)
             return curs.fetchall()
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def position_of(self, originator_id: UUID, version: int) -> int | None:
+        """The position at which an aggregate's event was recorded (None if it was not)."""
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self.position_statement, (originator_id, version), prepare=True)
+            row = curs.fetchone()
+            return row[0] if row else None
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -136,6 +147,16 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         """Like `LedgerPostgresRecorder.select_rows` (an embedded store gains nothing from its own query)."""
         notes = self.select_notifications(after, limit, stop, topics, inclusive_of_start=False)
         return [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notes]
+
+    def position_of(self, originator_id: UUID, version: int) -> int | None:
+        """The position at which an aggregate's event was recorded (None if it was not)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid FROM {self.events_table_name} WHERE originator_id = ? AND originator_version = ?",
+                (originator_id.hex, version),
+            )
+            row = c.fetchone()
+            return row[0] if row else None
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], *, read_set: ReadSet | None = None,

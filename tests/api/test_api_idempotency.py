@@ -22,6 +22,7 @@ def test_repeated_dose_is_recorded_once(api, seeded):
     first = api.post(f"/v1/people/{seeded.person_id}/doses", body, expect=201, key="dose-1")
     again = api.post(f"/v1/people/{seeded.person_id}/doses", body, expect=201, key="dose-1")
     assert again["ids"] == first["ids"] and again["replayed"] is True
+    assert again["position"] == first["position"]  # reading after it finds the dose, like the first answer
     assert len(api.get(f"/v1/people/{seeded.person_id}")["doses"]) == 1
     assert api.get(f"/v1/stock/cards/{seeded.lot_id}/{seeded.point_id}")["on_hand"] == seeded.transferred - 1
 

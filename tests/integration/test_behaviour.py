@@ -62,6 +62,7 @@ def test_idempotency_survives_a_new_ledger_instance(store: Settings, world, prov
     head = ledger.head()
     again = register(ledger)
     assert again.replayed and again.ids == first.ids and ledger.head() == head
+    assert again.position == first.position
 
     receipt = ledger.receive_stock(lot_id=world.lot_id, facility_id=world.point_id, quantity=7, prov=prov("po-77"))
     stock = on_hand(ledger, world.lot_id, world.point_id)
@@ -70,9 +71,10 @@ def test_idempotency_survives_a_new_ledger_instance(store: Settings, world, prov
     other = Ledger(store)
     try:
         replay = register(other)
-        assert replay.replayed and replay.ids == first.ids
+        # The first answer's position (the stock receipt was recorded after it), not the head.
+        assert replay.replayed and replay.ids == first.ids and replay.position == first.position < head
         replay = other.receive_stock(lot_id=world.lot_id, facility_id=world.point_id, quantity=7, prov=prov("po-77"))
-        assert replay.replayed and replay.ids == receipt.ids
+        assert replay.replayed and replay.ids == receipt.ids and replay.position == receipt.position
         assert other.head() == head and on_hand(other, world.lot_id, world.point_id) == stock
         refused(other, "client_ref_reused", lambda: register(other, full_name="Someone Else"))
         refused(other, "client_ref_reused", lambda: other.receive_stock(
