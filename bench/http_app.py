@@ -4,7 +4,8 @@
     BENCH_RAW_DSN=postgresql://... python -m uvicorn bench.http_app:raw_insert_api --factory
 
 `raw_insert_api` is the ceiling: the same route shape, headers and JSON body as
-`POST /v1/people/{person_id}/doses`, a sync route like ours, doing one plain psycopg
+`POST /v1/people/{person_id}/doses` (with its bearer token, read but not checked), a sync route like ours,
+doing one plain psycopg
 `INSERT ... RETURNING` (autocommit, durable) into a table shaped like `ledger_events`.
 
 No `from __future__ import annotations` here: FastAPI must resolve the route's annotations,
@@ -65,11 +66,11 @@ def raw_insert_api():  # noqa: ANN201
 
     @app.post("/v1/people/{person_id}/doses", status_code=201)
     def administer_dose(
-        person_id: uuid.UUID, body: Dose, request: Request,
-        actor: Annotated[str, Header(alias="X-Actor")], org: Annotated[str, Header(alias="X-Org")],
+        person_id: uuid.UUID, body: Dose, request: Request, authorization: Annotated[str, Header()],
     ) -> dict:
+        # The ceiling reads the same header but checks nothing: no grant lookup, no scope.
         state = orjson.dumps({"person_id": str(person_id), "lot_id": str(body.lot_id),
-                              "facility_id": str(body.facility_id), "actor": actor, "org": org})
+                              "facility_id": str(body.facility_id), "caller": authorization[-8:]})
         with request.app.state.pool.connection() as conn:
             position = conn.execute(
                 "INSERT INTO raw_events (originator_id, originator_version, topic, state) VALUES (%s, 1, %s, %s)"

@@ -12,7 +12,8 @@ access log) on 127.0.0.1:
 
 then drives each with `--clients` concurrent keep-alive connections for `--duration`
 seconds per repeat, alternating the two servers. Each request doses the next person
-(`POST /v1/people/{id}/doses` with `{"lot_id", "facility_id"}`, headers X-Actor, X-Org).
+(`POST /v1/people/{id}/doses` with `{"lot_id", "facility_id"}`, and the bearer token of a vaccinator
+at that point, so every request is authenticated and scope-checked like a real one).
 A dose changes the person and the stock card of its lot at its point, so all doses at one
 point contend for one aggregate: `--facilities 1` measures that hot spot.
 Load generator: wrk (`-t1`, Lua script `bench/wrk_doses.lua`) when installed, otherwise
@@ -46,9 +47,10 @@ TARGET_RATE = 300
 TARGET_P99_MS = 100.0
 
 
-def seed(url: str, people: int, facilities: int) -> tuple[str, list[tuple[str, str]]]:
-    """`facilities` vaccination points, one lot with plenty of stock at each, and `people` people
-    screened a minute ago, person n at point n % facilities. Returns the lot id and (person, point) pairs."""
+def seed(url: str, people: int, facilities: int) -> tuple[str, list[tuple[str, str, str]]]:
+    """`facilities` vaccination points, one lot with plenty of stock at each, a vaccinator's token at each
+    point, and `people` people screened a minute ago, person n at point n % facilities. Returns the lot id
+    and (person, point, token of that point's vaccinator) triples."""
     from ledger.application import Ledger
     from ledger.domain import Facility, Person, Provenance, VaccineLot
     from ledger.settings import Settings
@@ -59,15 +61,18 @@ def seed(url: str, people: int, facilities: int) -> tuple[str, list[tuple[str, s
                         expiry=ledger.clock().date() + timedelta(days=365), doses_per_vial=6, prov=prov)
     lot_id = VaccineLot.create_id("Pfizer-BioNTech", "FK0108")
     points = []
+    tokens: dict[Any, str] = {}
     for f in range(facilities):
         code = f"TYT-BENCH-{f:02d}"
         ledger.register_facility(code=code, name=f"Benchmark vaccination point {f}", kind="vaccination_point",
                                  province_code="01", district_code="001", ward_code="00001", prov=prov)
         points.append(Facility.create_id(code))
+        tokens[points[-1]] = ledger.issue_token(subject=f"bench-nurse-{f:02d}", org=code, role="vaccinator",
+                                                scope={"facility_id": str(points[-1])}, prov=prov)[1]
         ledger.receive_stock(lot_id=lot_id, facility_id=points[-1], quantity=10_000_000, prov=prov)
     now = ledger.clock()
     screened = Provenance(actor="bench", org="TYT-BENCH", source="import", occurred_at=now - timedelta(minutes=1))
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, str, str]] = []
     batch: list[Any] = []
     for n in range(people):
         person = Person.register(
@@ -79,7 +84,7 @@ def seed(url: str, people: int, facilities: int) -> tuple[str, list[tuple[str, s
         person.screen(facility_id=point, vitals={"temperature_c": 36.6}, answers={}, outcome=None,
                       observation_minutes=None, prov=screened, now=now)
         batch.append(person)
-        pairs.append((str(person.id), str(point)))
+        pairs.append((str(person.id), str(point), tokens[point]))
         if len(batch) == 1000:
             ledger.save(*batch)
             batch = []
@@ -164,10 +169,9 @@ def run_wrk(url: str, ids_file: Path, lot_id: str, clients: int, seconds: float)
             "load_generator": "wrk -t1"}
 
 
-def run_python(url: str, pairs: list[tuple[str, str]], lot_id: str, clients: int, seconds: float) -> dict:
+def run_python(url: str, pairs: list[tuple[str, str, str]], lot_id: str, clients: int, seconds: float) -> dict:
     """Fallback load generator: `clients` threads, each with one keep-alive connection."""
     host, port = url.removeprefix("http://").split(":")
-    headers = {"Content-Type": "application/json", "X-Actor": "bench.vaccinator", "X-Org": "TYT-BENCH"}
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -185,8 +189,9 @@ def run_python(url: str, pairs: list[tuple[str, str]], lot_id: str, clients: int
                 break
             start = time.perf_counter()
             try:
-                person_id, facility_id = pairs[i]
+                person_id, facility_id, token = pairs[i]
                 body = json.dumps({"lot_id": lot_id, "facility_id": facility_id}).encode()
+                headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
                 conn.request("POST", f"/v1/people/{person_id}/doses", body=body, headers=headers)
                 resp = conn.getresponse()
                 resp.read()
@@ -262,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                     seconds = args.warmup if warm else args.duration
                     chunk = ids[offset:]
                     ids_file = RESULTS / f"http-ids-{name}.txt"
-                    ids_file.write_text("".join(f"{p} {f}\n" for p, f in chunk))
+                    ids_file.write_text("".join(f"{p} {f} {t}\n" for p, f, t in chunk))
                     cpu0 = server.cpu_seconds()
                     if use_wrk:
                         r = run_wrk(server.url, ids_file, lot_id, args.clients, seconds)

@@ -15,6 +15,7 @@ else
   "$PY" -m bench.raw_ceiling --inserts 3000 --rows 200000 --repeats 5
   "$PY" -m bench.rebuild --events 1000000 --repeats 3
   "$PY" -m bench.http_doses --duration 15 --warmup 3 --repeats 3
+  "$PY" -m bench.http_doses --duration 15 --warmup 3 --repeats 3 --workers 2
   "$PY" -m bench.http_doses --duration 10 --warmup 3 --repeats 3 --facilities 1
 fi
 echo "results: bench/results/*-latest.json"

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -26,16 +26,22 @@ from ledger.application import Ledger
 from ledger.settings import Settings
 from projections.runtime import ProjectionRuntime
 
-from .errors import install_error_handlers, problem_schemas
+from .auth import authorize
+from .errors import install_error_handlers, problem_responses, problem_schemas
+from .permissions import PERMISSIONS, PUBLIC
 from .routers import ROUTERS
 
 TITLE = "National health data ledger"
 DESCRIPTION = """\
 An event-sourced national record of vaccination, vaccine logistics and identity.
 
+* **Every call** but the health checks needs `Authorization: Bearer <token>`. The token's grant
+  says who the caller is (recorded as the `actor` and `org` of every fact it writes), its role,
+  and its scope (a facility, a province, one's own record): 401 without a valid token, 403
+  outside its role or scope.
 * **Writes** answer the ids they created or changed and the `position` of their last event.
-  Send `X-Actor` and `X-Org` (who records the fact, for which organisation), optionally
-  `X-Source` and an `Idempotency-Key` (a repeat answers the first result with `replayed: true`).
+  Optionally send `X-Source` (the channel) and an `Idempotency-Key` (a repeat answers the first
+  result with `replayed: true`).
   Bodies may carry `occurred_at` (with a time zone) when the fact happened before it is recorded.
 * **Reads** of projections accept `min_position` and wait (bounded) until the projection has
   processed that position: pass the `position` a write answered to read your own writes.
@@ -93,7 +99,14 @@ def create_app(
     )
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        names = {route.name for route in router.routes if isinstance(route, APIRoute)}
+        if names <= PUBLIC:
+            app.include_router(router)
+            continue
+        missing = sorted(names - set(PERMISSIONS))
+        if missing or names & PUBLIC:
+            raise RuntimeError(f"routes without a permission in api.permissions: {missing or sorted(names & PUBLIC)}")
+        app.include_router(router, dependencies=[Depends(authorize)], responses=problem_responses(401, 403))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -101,7 +114,16 @@ def create_app(
                 title=app.title, version=app.version, description=app.description, routes=app.routes,
                 tags=app.openapi_tags,
             )
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).update(problem_schemas())
+            components["securitySchemes"] = {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "A token from `ledger tokens issue` (`lgr_...`), or printed by `make demo`.",
+            }}
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    if operation.get("operationId") not in PUBLIC:
+                        operation["security"] = [{"bearer": []}]
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -21,6 +21,7 @@ from ledger.settings import Settings
 from projections.runtime import ProjectionRuntime
 
 from .errors import ProjectionLagging
+from .permissions import Principal
 from .schemas.common import Source
 
 DEFAULT_SOURCE = Source("app")
@@ -39,13 +40,7 @@ async def get_runtime(request: Request) -> ProjectionRuntime:
 
 
 async def get_provenance(
-    actor: Annotated[
-        str, Header(alias="X-Actor", min_length=1, max_length=200, description="Who records the fact (user id).")
-    ],
-    org: Annotated[
-        str,
-        Header(alias="X-Org", min_length=1, max_length=200, description="For which organisation (facility, lab)."),
-    ],
+    request: Request,
     source: Annotated[Source, Header(alias="X-Source", description="Channel of the record.")] = DEFAULT_SOURCE,
     idempotency_key: Annotated[
         str | None,
@@ -56,14 +51,9 @@ async def get_provenance(
         ),
     ] = None,
 ) -> Provenance:
-    """Who records a fact, from the request headers.
-
-    Authentication seam: until it lands (DESIGN §9), callers name themselves in `X-Actor`
-    and `X-Org`. This is the one function to change: it will take both from the verified
-    credentials and refuse headers that disagree with them. Routes depend only on the
-    `Provenance` it returns.
-    """
-    return Provenance(actor=actor, org=org, source=str(source), client_ref=idempotency_key)
+    """Who records a fact: the authenticated caller (`api.auth`), never what the request claims."""
+    principal: Principal = request.state.principal
+    return Provenance(actor=principal.subject, org=principal.org, source=str(source), client_ref=idempotency_key)
 
 
 def occurred(prov: Provenance, occurred_at: datetime | None) -> Provenance:

@@ -7,6 +7,8 @@
 | `RuleViolation`, `Conflict`                        | 409    | the rule's name           | `rule`, details   |
 | store errors (operational / interface)             | 503    | `store_unavailable`       | `Retry-After`     |
 | `ProjectionLagging` (a read's `min_position`)      | 503    | `projection_lagging`      | `Retry-After`     |
+| `Unauthenticated` (no usable bearer token)         | 401    | `unauthenticated`         | `WWW-Authenticate`|
+| `Forbidden` (outside the token's role or scope)    | 403    | `forbidden`               |                   |
 
 Routes never catch these themselves: they call the ledger and let this module answer.
 Anything else is a bug and answers a bare 500 problem without internals.
@@ -30,6 +32,7 @@ from starlette.responses import Response
 
 from ledger.domain import Invalid, NotFound, RuleViolation
 
+from .auth import Forbidden, Unauthenticated
 from .schemas import Problem, ProblemError
 
 log = logging.getLogger(__name__)
@@ -157,6 +160,15 @@ def _http_exception(request: Request, exc: Exception) -> Response:
     return problem(exc.status_code, "about:blank", detail, headers=dict(exc.headers or {}))
 
 
+def _unauthenticated(request: Request, exc: Exception) -> Response:
+    return problem(401, "unauthenticated", "a valid bearer token is required", title="Unauthenticated",
+                   headers={"WWW-Authenticate": 'Bearer realm="ledger"'})
+
+
+def _forbidden(request: Request, exc: Exception) -> Response:
+    return problem(403, "forbidden", "this token does not allow this request", title="Forbidden")
+
+
 def _store_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("store unavailable on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -194,6 +206,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(ProjectionLagging, _projection_lagging)
+    app.add_exception_handler(Unauthenticated, _unauthenticated)
+    app.add_exception_handler(Forbidden, _forbidden)
     for cls in STORE_ERRORS:
         app.add_exception_handler(cls, _store_unavailable)
     app.add_exception_handler(Exception, _internal)
@@ -202,6 +216,8 @@ def install_error_handlers(app: FastAPI) -> None:
 # -- OpenAPI -----------------------------------------------------------------------------------------------
 
 _DESCRIPTIONS = {
+    401: "No valid bearer token (missing, malformed, unknown, expired or revoked).",
+    403: "The token's role or scope does not allow this request (whether or not the record exists).",
     404: "Unknown id (`kind`, `key`).",
     409: "A domain rule refused the command (`rule` names it), or a concurrent update won the race "
     "(`concurrent_modification`).",

@@ -24,8 +24,10 @@ from uuid import UUID, uuid4
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.utils import get_topic
 
 from .domain import (
+    AccessGrant,
     CommandReceipt,
     Conflict,
     Facility,
@@ -41,6 +43,7 @@ from .domain import (
     VaccineLot,
     natural_id,
 )
+from .domain.access import check_scope
 from .domain.codes import STOCK_HOLDING_KINDS, VACCINATING_KINDS
 from .domain.identity import normalise_id_number
 from .domain.person import local_day
@@ -48,6 +51,9 @@ from .mapper import PlainJSONMapper, snapshot_transcoder
 from .persistence import ledger_env
 from .recorders import StaleReadError
 from .settings import Settings
+from .tokens import matches as token_matches
+from .tokens import new_token
+from .tokens import parse as parse_token
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -60,6 +66,11 @@ MAX_ATTEMPTS = 24
 #: racing writers spread out instead of colliding again in lockstep (at most ~5 s in all before a 409).
 RETRY_BACKOFF_BASE = 0.01
 RETRY_BACKOFF_CAP = 0.25
+
+
+#: The facility kinds each facility-scoped role may be granted.
+_ROLE_FACILITY_KINDS = {"vaccinator": VACCINATING_KINDS, "warehouse_clerk": STOCK_HOLDING_KINDS,
+                        "lab": frozenset({"lab"})}
 
 
 @dataclass(frozen=True)
@@ -638,6 +649,81 @@ class Ledger(Application):
 
         return self._execute("classify_adverse_event", prov, locals_of(person_id=person_id, aefi_id=aefi_id,
                              causality=causality, note=note), build)
+
+    # -- access --------------------------------------------------------------------------------------
+
+    def issue_token(
+        self, *, subject: str, org: str, role: str, scope: dict, expires_at: datetime | None = None,
+        label: str | None = None, prov: Provenance,
+    ) -> tuple[CommandResult, str]:
+        """Grant `subject` a bearer token; answers the result and the token, which is never stored or shown again.
+
+        A facility in the scope must exist and fit the role (a vaccinator's is a vaccination
+        point, a clerk's holds stock, a lab's is a lab); a citizen's person must exist.
+        """
+        if prov.client_ref is not None:
+            # A replay could only answer the grant id: the token itself is not kept anywhere.
+            raise Invalid("client_ref", "issuing a token is not idempotent; issue another one instead")
+        grant_id = uuid4()
+        token, digest = new_token(grant_id)
+
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            clean = check_scope(role, scope)
+            if "facility_id" in clean:
+                facility = self._reference(Facility, UUID(clean["facility_id"]), kind="facility",
+                                           field="scope.facility_id")
+                if facility.kind not in _ROLE_FACILITY_KINDS[role]:
+                    raise Invalid("scope.facility_id", f"a {role} works at one of {sorted(_ROLE_FACILITY_KINDS[role])}")
+            if "person_id" in clean:
+                self._load(Person, UUID(clean["person_id"]), kind="person", field="scope.person_id")
+            grant = AccessGrant.issue(
+                grant_id=grant_id, subject=subject, org=org, role=role, scope=clean, secret_sha256=digest,
+                expires_at=expires_at, label=label, prov=prov, now=self.clock(),
+            )
+            return [grant], {"grant_id": str(grant_id)}
+
+        result = self._execute("issue_token", prov, locals_of(subject=subject, org=org, role=role, scope=scope,
+                               expires_at=expires_at, label=label), build)
+        return result, token
+
+    def revoke_token(self, *, grant_id: UUID, reason: str, prov: Provenance) -> CommandResult:
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            grant = self._load(AccessGrant, grant_id, kind="token")
+            grant.revoke(reason=reason, prov=prov)
+            return [grant], {"grant_id": str(grant_id)}
+
+        return self._execute("revoke_token", prov, locals_of(grant_id=grant_id, reason=reason), build)
+
+    def authenticate(self, token: str) -> AccessGrant | None:
+        """The active grant a bearer token stands for; None when the token is malformed, unknown,
+        forged, revoked or expired (the caller learns nothing more). Read from the store on every
+        call, so a revocation counts from the next request."""
+        parsed = parse_token(token)
+        if parsed is None:
+            return None
+        grant = self._find(parsed[0])
+        if not isinstance(grant, AccessGrant) or not token_matches(parsed[1], grant.secret_sha256):
+            return None
+        return grant if grant.active(self.clock()) else None
+
+    def grants(self) -> list[dict[str, Any]]:
+        """Every token ever issued, with who issued it and its state (from the log; tokens are few)."""
+        topics = [get_topic(AccessGrant.Issued), get_topic(AccessGrant.Revoked)]
+        out: dict[UUID, dict[str, Any]] = {}
+        after, head = 0, self.head()
+        while after < head:
+            batch = self.events_after(after, stop=head, topics=topics, limit=1000)
+            for _, e in batch:
+                if isinstance(e, AccessGrant.Issued):
+                    out[e.originator_id] = {
+                        "grant_id": str(e.originator_id), "subject": e.subject, "org": e.grant_org, "role": e.role,
+                        "scope": e.scope, "label": e.label, "expires_at": e.expires_at, "issued_at": e.timestamp,
+                        "issued_by": e.actor, "revoked_at": None, "revoked_by": None, "revoke_reason": None,
+                    }
+                elif e.originator_id in out:
+                    out[e.originator_id].update(revoked_at=e.timestamp, revoked_by=e.actor, revoke_reason=e.reason)
+            after = batch[-1][0] if len(batch) == 1000 else head
+        return list(out.values())
 
     # -- queries (write-model state; lists and searches read projections) --------------------------
 

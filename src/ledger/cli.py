@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from .settings import Settings
+
+#: The roles of `ledger.domain.access` (repeated here so `ledger --help` does not import the domain).
+ROLE_NAMES = ("auditor", "citizen", "integrator", "lab", "national_operator", "provincial", "vaccinator",
+              "warehouse_clerk")
 
 
 def _ledger(settings: Settings):  # noqa: ANN202 - imported late so `ledger --help` stays fast
@@ -41,7 +47,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from .demo import load_demo
+    from .demo import demo_tokens, load_demo
 
     if settings.is_postgres:
         cmd_migrate(settings, args)
@@ -53,16 +59,23 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Loaded in {time.monotonic() - started:.1f}s; projections applied {applied} events.")
         for key, value in summary.items():
             print(f"  {key}: {value}")
+        token_file = (Path("var") if settings.is_postgres else settings.sqlite_path.parent) / "demo-tokens.json"
+        tokens = demo_tokens(ledger, token_file)
+    print(f"\nA bearer token per role (kept in {token_file}; only their hashes are in the ledger):")
+    for role, token in tokens.items():
+        print(f"  {role:<18} {token}")
     if args.no_serve:
         return 0
     base = f"http://{args.host}:{args.port}"
     print(
         f"\nServing the API at {base}\n"
-        f"  OpenAPI docs:        {base}/docs\n"
+        f"  OpenAPI docs:        {base}/docs  (Authorize with a token above)\n"
         f"  projection status:   {base}/v1/projections\n"
         f"  stock totals:        {base}/v1/stock/totals?by=vaccine\n"
         f"  a person's history:  {base}/v1/people/<person_id>/vaccination-history\n"
-        "Writes need the headers X-Actor and X-Org. Stop with Ctrl-C.\n"
+        f"Every call but /health needs 'Authorization: Bearer <token>', e.g.\n"
+        f"  curl -H 'Authorization: Bearer {tokens.get('national_operator', '<token>')}' {base}/v1/projections\n"
+        "Stop with Ctrl-C.\n"
     )
     _serve(settings, args.host, args.port)
     return 0
@@ -137,6 +150,75 @@ def cmd_projections_digest(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _operator(args: argparse.Namespace):  # noqa: ANN202
+    """Provenance of an operator's command on the command line."""
+    from .domain import Provenance
+
+    return Provenance(actor=args.actor, org=args.org, source="cli")
+
+
+def cmd_tokens_issue(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from .domain import Facility, LedgerError
+
+    scope: dict = {}
+    if args.facility_code:
+        scope["facility_id"] = str(Facility.create_id(args.facility_code))
+    if args.province:
+        scope["province_code"] = args.province
+    if args.person_id:
+        scope["person_id"] = args.person_id
+    if args.event_type:
+        scope["event_types"] = args.event_type
+    expires = datetime.now(UTC) + timedelta(days=args.expires_in_days) if args.expires_in_days else None
+    ledger = _ledger(settings)
+    try:
+        result, token = ledger.issue_token(subject=args.subject, org=args.grant_org, role=args.role, scope=scope,
+                                           expires_at=expires, label=args.label, prov=_operator(args))
+    except LedgerError as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 1
+    finally:
+        ledger.close()
+    print(f"grant {result.ids['grant_id']}: {args.role} {args.subject} ({args.grant_org}) scope {scope or '{}'}"
+          + (f", expires {expires:%Y-%m-%d %H:%M} UTC" if expires else ""))
+    print("token (shown once; only its hash is kept):")
+    print(token)
+    return 0
+
+
+def cmd_tokens_list(settings: Settings, args: argparse.Namespace) -> int:
+    ledger = _ledger(settings)
+    try:
+        grants = ledger.grants()
+    finally:
+        ledger.close()
+    print(f"{'grant':<36}  {'role':<17} {'subject':<20} {'org':<14} {'state':<8} issued by")
+    for g in grants:
+        state = "revoked" if g["revoked_at"] else "active"
+        print(f"{g['grant_id']:<36}  {g['role']:<17} {g['subject']:<20} {g['org']:<14} {state:<8} {g['issued_by']}"
+              f" at {g['issued_at']:%Y-%m-%d %H:%M}  scope {g['scope']}")
+    return 0
+
+
+def cmd_tokens_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from uuid import UUID
+
+    from .domain import LedgerError
+
+    ledger = _ledger(settings)
+    try:
+        ledger.revoke_token(grant_id=UUID(args.grant_id), reason=args.reason, prov=_operator(args))
+    except (LedgerError, ValueError) as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 1
+    finally:
+        ledger.close()
+    print(f"grant {args.grant_id} revoked; its token is refused from the next request on")
+    return 0
+
+
 def _progress(label: str):  # noqa: ANN202
     """A progress callback (done, total) drawn with tqdm on a terminal, silent otherwise."""
     from tqdm import tqdm
@@ -190,6 +272,30 @@ def build_parser() -> argparse.ArgumentParser:
     digest = proj.add_parser("digest", help="print a projection's digest")
     digest.add_argument("name", help="projection name, or 'all'")
     digest.set_defaults(func=cmd_projections_digest)
+
+    tokens = sub.add_parser("tokens", help="issue, list and revoke API tokens").add_subparsers(
+        dest="tokens_command", required=True
+    )
+    operator = argparse.ArgumentParser(add_help=False)
+    operator.add_argument("--actor", default=os.environ.get("USER") or "operator",
+                          help="who does this (recorded in the event; default $USER)")
+    operator.add_argument("--org", default="MOH", help="for which organisation (recorded in the event)")
+    issue = tokens.add_parser("issue", parents=[operator], help="issue a token (printed once)")
+    issue.add_argument("--subject", required=True, help="the user or service the token is for")
+    issue.add_argument("--grant-org", required=True, help="the organisation the subject acts for")
+    issue.add_argument("--role", required=True, choices=sorted(ROLE_NAMES))
+    issue.add_argument("--facility-code", help="scope of vaccinator, warehouse_clerk and lab")
+    issue.add_argument("--province", help="scope of provincial (2-digit code)")
+    issue.add_argument("--person-id", help="scope of citizen")
+    issue.add_argument("--event-type", action="append", help="scope of integrator (repeatable)")
+    issue.add_argument("--expires-in-days", type=float, help="default: no expiry")
+    issue.add_argument("--label", help="a note, e.g. the device")
+    issue.set_defaults(func=cmd_tokens_issue)
+    tokens.add_parser("list", help="every token issued, with its state").set_defaults(func=cmd_tokens_list)
+    revoke = tokens.add_parser("revoke", parents=[operator], help="revoke a token (effective at once)")
+    revoke.add_argument("grant_id")
+    revoke.add_argument("--reason", required=True)
+    revoke.set_defaults(func=cmd_tokens_revoke)
     return parser
 
 

@@ -29,6 +29,7 @@ that was interrupted resumes by replaying what it had already written.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -37,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -1132,3 +1134,50 @@ def load_demo(ledger: Ledger, *, seed: int = 2021, people: int = 3000,
         "events_written": ledger.head() - head_before,
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+# -- tokens ---------------------------------------------------------------------------------------------
+
+#: The demo's callers: role -> (subject, org, facility code of the scope or None). Lab and integrator
+#: tokens are left out until the demo has labs and streams for them.
+DEMO_CALLERS: dict[str, tuple[str, str, str | None]] = {
+    "national_operator": ("demo-operator", "MOH", None),
+    "auditor": ("demo-auditor", "MOH-INSPECTORATE", None),
+    "provincial": ("demo-hanoi-cdc", "CDC-HN", None),
+    "warehouse_clerk": ("demo-clerk-kho-hn", "KHO-HN", "KHO-HN"),
+    "vaccinator": ("demo-nurse-phucxa", "TYT-PHUCXA", "TYT-PHUCXA"),
+    "citizen": ("demo-citizen", "citizens", None),
+}
+
+
+def demo_tokens(ledger: Ledger, path: Path) -> dict[str, str]:
+    """A working token per demo role, kept in `path` (mode 0600) so a rerun shows the same ones.
+
+    Tokens are shown once by design; the demo keeps its own in a local file so a newcomer
+    can come back to them. Only their hashes are in the ledger, like any other token's.
+    """
+    tokens: dict[str, str] = {}
+    if path.exists():
+        tokens = {role: token for role, token in json.loads(path.read_text()).items()
+                  if role in DEMO_CALLERS and ledger.authenticate(token) is not None}
+    missing = [role for role in DEMO_CALLERS if role not in tokens]
+    if missing:
+        citizen = ledger.events_after(0, stop=ledger.head(), topics=["ledger.person.Registered"], limit=1)
+        prov = Provenance(actor="demo", org="MOH", source="demo")
+        for role in missing:
+            subject, org, site = DEMO_CALLERS[role]
+            scope: dict[str, Any] = {}
+            if site is not None:
+                scope["facility_id"] = str(Facility.create_id(site))
+            elif role == "provincial":
+                scope["province_code"] = PROVINCE
+            elif role == "citizen":
+                if not citizen:
+                    continue
+                scope["person_id"] = str(citizen[0][1].originator_id)
+            _, tokens[role] = ledger.issue_token(subject=subject, org=org, role=role, scope=scope,
+                                                 label="make demo", prov=prov)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(tokens, indent=2) + "\n")
+    return tokens

@@ -16,10 +16,29 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.application import Ledger
+from ledger.domain import Provenance
 from ledger.settings import Settings
 
-HEADERS = {"X-Actor": "nurse-017", "X-Org": "VP-01"}
 PROBLEM = "application/problem+json"
+#: Who the default test client is: a national operator (no scope), so tests of the domain are not
+#: about permissions; tests/api/test_api_auth.py covers those with a token per role.
+OPERATOR = {"subject": "operator-017", "org": "MOH", "role": "national_operator", "scope": {}}
+CLI = Provenance(actor="test-admin", org="MOH", source="cli")
+
+
+def issue_token(ledger: Ledger, **grant: Any) -> str:
+    """A bearer token for `grant` (subject, org, role, scope, ...), issued straight on the ledger."""
+    _, token = ledger.issue_token(**{**OPERATOR, **grant}, prov=CLI)
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _authenticated(client: TestClient) -> TestClient:
+    client.headers.update(bearer(issue_token(client.app.state.ledger)))
+    return client
 
 
 @pytest.fixture
@@ -34,10 +53,9 @@ def make_client(tmp_path) -> Iterator[Callable[..., TestClient]]:
 
     def make(*, raise_server_exceptions: bool = True, **overrides: Any) -> TestClient:
         values = {"database_url": f"sqlite:///{tmp_path}/ledger.sqlite3", "poll_interval": 0.01, **overrides}
-        client = TestClient(create_app(Settings(**values)), headers=HEADERS,
-                            raise_server_exceptions=raise_server_exceptions)
+        client = TestClient(create_app(Settings(**values)), raise_server_exceptions=raise_server_exceptions)
         opened.append(client.__enter__())
-        return client
+        return _authenticated(client)
 
     yield make
     for client in reversed(opened):
@@ -46,8 +64,8 @@ def make_client(tmp_path) -> Iterator[Callable[..., TestClient]]:
 
 @pytest.fixture
 def client(settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), headers=HEADERS) as client:
-        yield client
+    with TestClient(create_app(settings)) as client:
+        yield _authenticated(client)
 
 
 class Api:
@@ -62,6 +80,10 @@ class Api:
 
     def head(self) -> int:
         return self.ledger.head()
+
+    def token(self, **grant: Any) -> dict[str, str]:
+        """Headers with a fresh token for `grant` (subject, org, role, scope; defaults: the operator)."""
+        return bearer(issue_token(self.ledger, **grant))
 
     def call(self, method: str, path: str, body: Any = None, *, expect: int, key: str | None = None,
              headers: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> Any:

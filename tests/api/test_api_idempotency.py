@@ -52,7 +52,7 @@ def test_keys_belong_to_one_organisation(api, seeded):
     """Two organisations may use the same key: each gets its own record."""
     body = {"lot_id": seeded.lot_id, "facility_id": seeded.warehouse_id, "quantity": 10}
     first = api.post("/v1/stock/receipts", body, expect=201, key="k-1")
-    other = api.post("/v1/stock/receipts", body, expect=201, key="k-1", headers={"X-Org": "NW-01"})
+    other = api.post("/v1/stock/receipts", body, expect=201, key="k-1", headers=api.token(org="NW-01"))
     assert other["replayed"] is False and other["ids"]["movement_id"] != first["ids"]["movement_id"]
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
+
+from conftest import CLI
 
 pytestmark = pytest.mark.postgres
 
@@ -31,3 +35,21 @@ def test_dose_is_read_back_from_the_projections_on_postgresql(pg_api, seeder):
     assert totals[0]["on_hand"] == seeded.received - 1
     assert {p["name"] for p in api.get("/v1/projections")["items"]} == {"stock", "vaccination_history"}
     assert api.get("/health/ready")["head"] == api.head()
+
+
+def test_tokens_scopes_and_revocation_on_postgresql(pg_api, seeder):
+    """On PostgreSQL too: a vaccinator doses at its point, is refused at another, and a revoked token is
+    refused from the next request, with nothing written by the refused calls."""
+    api = pg_api
+    seeded = seeder(api)
+    nurse = api.token(subject="nurse-pg", org="VP-01", role="vaccinator", scope={"facility_id": seeded.point_id})
+    path = f"/v1/people/{seeded.person_id}/doses"
+    before = api.head()
+    r = api.client.post(path, json={"lot_id": seeded.lot_id, "facility_id": seeded.warehouse_id}, headers=nurse)
+    assert r.status_code == 403 and api.head() == before
+    dose = api.post(path, {"lot_id": seeded.lot_id, "facility_id": seeded.point_id}, expect=201, headers=nurse)
+    [event] = [e for e in api.ledger.events.get(UUID(seeded.person_id)) if e.__class__.__name__ == "DoseAdministered"]
+    assert (event.actor, event.org) == ("nurse-pg", "VP-01") and dose["position"] > before
+    grant_id = UUID(nurse["Authorization"].split("_")[1])
+    api.ledger.revoke_token(grant_id=grant_id, reason="left the service", prov=CLI)
+    assert api.client.get(f"/v1/facilities/{seeded.point_id}", headers=nurse).status_code == 401

@@ -23,12 +23,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+TOKEN: dict[str, str] = {}
+
+
 def _call(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url, data=data, method=method,
-        headers={"Content-Type": "application/json", "X-Actor": "e2e", "X-Org": "NW-E2E"},
-    )
+    headers = {"Content-Type": "application/json"}
+    if TOKEN:
+        headers["Authorization"] = f"Bearer {TOKEN['token']}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -44,6 +47,13 @@ def server(tmp_path: Path):
         "PYTHONPATH": str(SRC),
         "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.sqlite3",
     }
+    # A token from the real command line: only its hash is stored, the token is printed once (last line).
+    issued = subprocess.run(
+        [sys.executable, "-m", "ledger.cli", "tokens", "issue", "--subject", "e2e", "--grant-org", "NW-E2E",
+         "--role", "national_operator"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, check=True,
+    )
+    TOKEN["token"] = issued.stdout.strip().splitlines()[-1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -63,6 +73,7 @@ def server(tmp_path: Path):
     yield base
     proc.terminate()
     proc.wait(timeout=15)
+    TOKEN.clear()
 
 
 def test_server_records_and_projects_a_facility_chain(server: str) -> None:
@@ -93,3 +104,10 @@ def test_server_records_and_projects_a_facility_chain(server: str) -> None:
     by_name = {p["name"]: p for p in projections["items"]}
     assert set(by_name) == {"stock", "vaccination_history"}
     assert by_name["stock"]["position"] >= receipt["position"]
+    # The same server refuses a caller without a token, and learns nothing from it.
+    token = TOKEN.pop("token")
+    try:
+        status, refused = _call("GET", f"{server}/v1/facilities/{facility_id}")
+    finally:
+        TOKEN["token"] = token
+    assert status == 401 and refused["type"].endswith("/unauthenticated")

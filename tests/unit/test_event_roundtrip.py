@@ -20,6 +20,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.domain import (
     AGGREGATES,
+    AccessGrant,
     CommandReceipt,
     Facility,
     IdentityKey,
@@ -146,8 +147,14 @@ def run_scenario() -> list[tuple[object, list]]:
     command = CommandReceipt.issue(command="administer_dose", request_digest="sha256:ab12",
                                    result={"dose_id": str(first), "position": 42}, prov=receipt_prov)
 
+    grant = AccessGrant.issue(
+        grant_id=uuid4(), subject="nurse-7", org="VP-HK-01", role="vaccinator", scope={"facility_id": str(point.id)},
+        secret_sha256="ab" * 32, expires_at=NOW + timedelta(days=90), label="tablet 3", prov=p, now=NOW,
+    )
+    grant.revoke(reason="tablet lost", prov=p)
+
     aggregates = [district, point, lot, other_lot, source, destination, shipped, cancelled, person, key, duplicate,
-                  command]
+                  command, grant]
     return [(a, a.collect_events()) for a in aggregates]
 
 

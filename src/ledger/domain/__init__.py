@@ -4,6 +4,7 @@ Pure by design: it imports only the standard library, `eventsourcing.domain` and
 `ledger.policies` (a test enforces it), so it runs and is tested without any I/O.
 """
 
+from .access import AccessGrant
 from .base import LedgerAggregate, Provenance, natural_id
 from .errors import Conflict, Invalid, LedgerError, NotFound, RuleViolation
 from .facility import Facility
@@ -14,10 +15,11 @@ from .receipt import CommandReceipt
 from .stock import StockCard
 from .transfer import Transfer
 
-AGGREGATES = (Facility, VaccineLot, StockCard, Transfer, Person, IdentityKey, CommandReceipt)
+AGGREGATES = (Facility, VaccineLot, StockCard, Transfer, Person, IdentityKey, CommandReceipt, AccessGrant)
 
 __all__ = [
     "AGGREGATES",
+    "AccessGrant",
     "CommandReceipt",
     "Conflict",
     "Facility",
