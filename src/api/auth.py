@@ -7,10 +7,15 @@ the request, and leaves the `Principal` on `request.state` for the routes' prove
 
 A refused call changes nothing and reveals nothing: 401 for a missing, malformed, unknown,
 forged, expired or revoked token (all alike, with `WWW-Authenticate: Bearer`); 403 for a
-valid token outside its role or scope, whether or not the record named exists.
+valid token outside its role or scope, whether or not the record named exists. A staff token
+outside its scope may still read a person's record its holder broke the glass for
+(`POST /v1/people/{id}/break-glass`, with a reason, for a few hours); such reads are logged
+with the opening's id.
 """
 
 from __future__ import annotations
+
+from uuid import UUID
 
 import anyio.to_thread
 from fastapi import Request
@@ -18,7 +23,7 @@ from fastapi.routing import APIRoute
 
 from ledger.application import Ledger
 
-from .permissions import PERMISSIONS, Principal, Target
+from .permissions import BREAK_GLASS_ROUTES, PERMISSIONS, Principal, Target
 
 
 class Unauthenticated(Exception):
@@ -29,15 +34,25 @@ class Forbidden(Exception):
     """Valid credentials, outside their role or scope (403)."""
 
 
-def _check(ledger: Ledger, token: str, route: str, params: dict[str, str], body: object) -> Principal:
+def _check(ledger: Ledger, token: str, route: str, params: dict[str, str], body: object) -> tuple[Principal, UUID | None]:
+    """The caller, and the break-the-glass opening its request relies on (None within scope)."""
     grant = ledger.authenticate(token)
     if grant is None:
         raise Unauthenticated
     principal = Principal(grant_id=grant.id, subject=grant.subject, org=grant.grant_org, role=grant.role,
                           scope=dict(grant.scope))
-    if not PERMISSIONS[route].allows(principal, Target(params, body, ledger)):
-        raise Forbidden
-    return principal
+    permission = PERMISSIONS[route]
+    if permission.allows(principal, Target(params, body, ledger)):
+        return principal, None
+    if route in BREAK_GLASS_ROUTES and principal.role in permission.roles:
+        # Outside scope: a record its holder broke the glass for (with a reason, for a few hours) opens.
+        try:
+            glass = ledger.open_glass(grant.id, UUID(params["person_id"]))
+        except ValueError:
+            glass = None
+        if glass is not None:
+            return principal, glass.id
+    raise Forbidden
 
 
 async def authorize(request: Request) -> None:
@@ -55,6 +70,6 @@ async def authorize(request: Request) -> None:
         except (ValueError, RecursionError):
             body = None  # malformed JSON: the route answers 422 if the caller may call it at all
     # One hop to a worker thread for the store reads (the grant, and what a scope check needs).
-    request.state.principal = await anyio.to_thread.run_sync(
+    request.state.principal, request.state.break_glass_id = await anyio.to_thread.run_sync(
         _check, request.app.state.ledger, token.strip(), route.name, dict(request.path_params), body
     )

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
+from uuid import UUID
 
 import anyio.to_thread
 from fastapi import Depends, Header, Query, Request
 
 from ledger.application import Ledger
 from ledger.domain import Provenance
+from ledger.domain.access import PURPOSES, check_purpose
 from ledger.settings import Settings
 from projections.runtime import ProjectionRuntime
 
@@ -56,6 +58,45 @@ async def get_provenance(
     return Provenance(actor=principal.subject, org=principal.org, source=str(source), client_ref=idempotency_key)
 
 
+_DEFAULT_PURPOSE = {"citizen": "self", "auditor": "audit"}
+
+
+class RecordReads:
+    """Logs reads of a person's record (the access log): who, which person, through which route, why.
+
+    Routes that answer a person's record call `log(person_id)` before they answer: a read that
+    cannot be logged is not served. The purpose comes from `X-Purpose` (required of staff; a
+    citizen reads for `self`, an auditor for `audit`).
+    """
+
+    def __init__(self, request: Request, ledger: Ledger, purpose: str | None) -> None:
+        self.request = request
+        self.ledger = ledger
+        self.principal: Principal = request.state.principal
+        self.purpose = purpose or _DEFAULT_PURPOSE.get(self.principal.role)
+        check_purpose(self.purpose)  # 422 on X-Purpose before anything is read
+
+    def log(self, person_id: UUID) -> None:
+        p = self.principal
+        self.ledger.record_read(
+            person_id=person_id, grant_id=p.grant_id, role=p.role, route=self.request.scope["route"].name,
+            purpose=self.purpose, break_glass_id=getattr(self.request.state, "break_glass_id", None),
+            prov=Provenance(actor=p.subject, org=p.org, source="app"),
+        )
+
+
+async def get_record_reads(
+    request: Request,
+    ledger: Annotated[Ledger, Depends(get_ledger)],
+    purpose: Annotated[
+        str | None,
+        Header(alias="X-Purpose", description="Why the record is read (kept in the access log): one of "
+               + ", ".join(f"`{p}`" for p in sorted(PURPOSES)) + ". Citizens and auditors may omit it."),
+    ] = None,
+) -> RecordReads:
+    return RecordReads(request, ledger, purpose)
+
+
 def occurred(prov: Provenance, occurred_at: datetime | None) -> Provenance:
     """The caller's provenance with the business time a command body carries."""
     return prov if occurred_at is None else replace(prov, occurred_at=occurred_at)
@@ -93,7 +134,11 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 RuntimeDep = Annotated[ProjectionRuntime, Depends(get_runtime)]
 ProvenanceDep = Annotated[Provenance, Depends(get_provenance)]
+#: Routes that answer a person's record log each read with this.
+ReadsDep = Annotated[RecordReads, Depends(get_record_reads)]
 #: Reads of the `stock` projection, after `?min_position`.
 StockFresh = Annotated[None, Depends(ReadAfter("stock"))]
 #: Reads of the `vaccination_history` projection, after `?min_position`.
 HistoryFresh = Annotated[None, Depends(ReadAfter("vaccination_history"))]
+#: Reads of the `access_log` projection, after `?min_position`.
+AccessLogFresh = Annotated[None, Depends(ReadAfter("access_log"))]

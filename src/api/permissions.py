@@ -140,6 +140,9 @@ def _p(*roles: str, check: Check = anywhere) -> Permission:
     return Permission(frozenset(roles), check)
 
 
+#: Reads of a person's record that a break-the-glass opening lets a staff token make outside its scope.
+BREAK_GLASS_ROUTES = frozenset({"get_person", "vaccination_history"})
+
 NATIONAL = "national_operator"
 READERS = ("vaccinator", "warehouse_clerk", "lab", "provincial", NATIONAL, "auditor")
 STOCK_KEEPERS = ("warehouse_clerk", "provincial", NATIONAL)
@@ -182,6 +185,13 @@ PERMISSIONS: dict[str, Permission] = {
     "report_adverse_event": _p("vaccinator", "provincial", NATIONAL, check=of_person),
     "classify_adverse_event": _p("provincial", NATIONAL, check=of_person),
     "vaccination_history": _p("vaccinator", "provincial", NATIONAL, "auditor", "citizen", check=of_person),
+    # access log and break-the-glass
+    "person_access_log": _p("provincial", NATIONAL, "auditor", "citizen", check=of_person),
+    "token_access_log": _p(NATIONAL, "auditor"),
+    # Only a provincial department is narrowed by scope on people's records today (staff at a facility
+    # serve anyone who comes); labs join when their routes do (issue 4).
+    "break_glass": _p("provincial"),
+    "break_glass_review": _p(NATIONAL, "auditor"),
     # operations
     "projection_status": _p("provincial", NATIONAL, "auditor"),
 }

@@ -28,6 +28,7 @@ from eventsourcing.utils import get_topic
 
 from .domain import (
     AccessGrant,
+    BreakGlass,
     CommandReceipt,
     Conflict,
     Facility,
@@ -37,13 +38,14 @@ from .domain import (
     NotFound,
     Person,
     Provenance,
+    RecordAccess,
     RuleViolation,
     StockCard,
     Transfer,
     VaccineLot,
     natural_id,
 )
-from .domain.access import check_scope
+from .domain.access import BREAK_GLASS_DEFAULT_HOURS, check_scope
 from .domain.codes import STOCK_HOLDING_KINDS, VACCINATING_KINDS
 from .domain.identity import normalise_id_number
 from .domain.person import local_day
@@ -705,6 +707,44 @@ class Ledger(Application):
         if not isinstance(grant, AccessGrant) or not token_matches(parsed[1], grant.secret_sha256):
             return None
         return grant if grant.active(self.clock()) else None
+
+    def record_read(
+        self, *, person_id: UUID, grant_id: UUID, role: str, route: str, purpose: str,
+        break_glass_id: UUID | None = None, prov: Provenance,
+    ) -> CommandResult:
+        """Log one read of a person's record (the access log). Callers log before they answer: a read
+        that cannot be logged is not served."""
+
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            access = RecordAccess.read(access_id=uuid4(), person_id=person_id, grant_id=grant_id, role=role,
+                                       route=route, purpose=purpose, break_glass_id=break_glass_id, prov=prov)
+            return [access], {"access_id": str(access.id)}
+
+        return self._execute("record_read", prov, locals_of(person_id=person_id, route=route), build)
+
+    def break_glass(
+        self, *, person_id: UUID, grant_id: UUID, role: str, reason: str,
+        hours: float = BREAK_GLASS_DEFAULT_HOURS, prov: Provenance,
+    ) -> CommandResult:
+        """Open a person's record to a token outside its scope, for `hours`, with a written reason."""
+
+        def build() -> tuple[list[LedgerAggregate], dict]:
+            self._load(Person, person_id, kind="person")
+            glass = self._find(BreakGlass.create_id(grant_id, person_id))
+            if isinstance(glass, BreakGlass):
+                glass.reopen(reason=reason, hours=hours, prov=prov, now=self.clock())
+            else:
+                glass = BreakGlass.open(person_id=person_id, grant_id=grant_id, role=role, reason=reason,
+                                        hours=hours, prov=prov, now=self.clock())
+            return [glass], {"break_glass_id": str(glass.id), "expires_at": glass.expires_at.isoformat()}
+
+        return self._execute("break_glass", prov, locals_of(person_id=person_id, grant_id=grant_id, reason=reason,
+                             hours=hours), build)
+
+    def open_glass(self, grant_id: UUID, person_id: UUID) -> BreakGlass | None:
+        """The break-the-glass opening that lets this token read this person's record now, if any."""
+        glass = self._find(BreakGlass.create_id(grant_id, person_id))
+        return glass if isinstance(glass, BreakGlass) and glass.active(self.clock()) else None
 
     def grants(self) -> list[dict[str, Any]]:
         """Every token ever issued, with who issued it and its state (from the log; tokens are few)."""

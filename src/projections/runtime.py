@@ -10,6 +10,7 @@ from ledger.application import Ledger
 from ledger.migrate import migrate
 from ledger.settings import Settings
 
+from .access_log import AccessLog, AccessLogQueries
 from .db import open_projection_db
 from .engine import ProjectionEngine
 from .stock import Stock, StockQueries
@@ -17,7 +18,7 @@ from .vaccination_history import VaccinationHistory, VaccinationHistoryQueries
 
 
 def all_projections() -> list:
-    return [VaccinationHistory(), Stock()]
+    return [VaccinationHistory(), Stock(), AccessLog()]
 
 
 class ProjectionRuntime:
@@ -30,6 +31,7 @@ class ProjectionRuntime:
         self.engine = ProjectionEngine(ledger, self.db, all_projections(), settings.projection_batch_size)
         self.vaccination_history = VaccinationHistoryQueries(self.db)
         self.stock = StockQueries(self.db)
+        self.access_log = AccessLogQueries(self.db)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -37,7 +37,8 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def _authenticated(client: TestClient) -> TestClient:
-    client.headers.update(bearer(issue_token(client.app.state.ledger)))
+    """The client as the default operator, stating a purpose for the reads of people's records it makes."""
+    client.headers.update({**bearer(issue_token(client.app.state.ledger)), "X-Purpose": "administration"})
     return client
 
 
@@ -99,6 +100,10 @@ class Api:
 
     def get(self, path: str, *, expect: int = 200, **params: Any) -> Any:
         return self.call("GET", path, expect=expect, params=params or None)
+
+    def get_as(self, path: str, headers: dict[str, str], *, expect: int = 200, **params: Any) -> Any:
+        """GET as another caller (`headers` with its token)."""
+        return self.call("GET", path, expect=expect, headers=headers, params=params or None)
 
     def refused(self, path: str, body: Any = None, *, status: int, rule: str | None = None,
                 field: str | None = None, **kw: Any) -> dict[str, Any]:

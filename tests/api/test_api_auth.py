@@ -50,6 +50,10 @@ ALLOWED: dict[str, set[str]] = {
     "classify_adverse_event": {"provincial", "national_operator"},
     "vaccination_history": {"vaccinator", "provincial", "national_operator", "auditor", "citizen"},
     "projection_status": {"provincial", "national_operator", "auditor"},
+    "person_access_log": {"provincial", "national_operator", "auditor", "citizen"},
+    "token_access_log": {"national_operator", "auditor"},
+    "break_glass": {"provincial"},
+    "break_glass_review": {"national_operator", "auditor"},
 }
 ROLES = ("vaccinator", "warehouse_clerk", "lab", "provincial", "national_operator", "auditor", "integrator",
          "citizen")

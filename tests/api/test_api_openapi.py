@@ -76,7 +76,7 @@ def test_every_operation_documents_its_problems(spec):
 def test_created_answers_document_location(spec):
     """Every 201 answer documents its Location header."""
     created = [(p, op) for p, m, op in _operations(spec) if "201" in op["responses"]]
-    assert len(created) == 11
+    assert len(created) == 12
     for path, op in created:
         assert "Location" in op["responses"]["201"]["headers"], path
 

@@ -69,6 +69,7 @@ def _catalogue(api, s) -> tuple[dict[str, str], dict[str, Any]]:
         f"{people}/verifications": {"result": "mismatch", "register_ref": "R", "mismatched_fields": ["sex"]},
         f"{people}/merge": {"into_person_id": other, "reason": "dup"},
         f"{people}/merge-reversal": {},
+        f"{people}/break-glass": {"reason": "patient unconscious at the emergency ward", "hours": 1},
         f"{people}/vaccination-registration": {"priority_group": "g", "preferred_facility_id": s.point_id},
         f"{people}/vaccination-approval": {"province_code": "01", "district_code": "001",
                                            "district_facility_id": s.point_id},

@@ -102,7 +102,7 @@ def test_server_records_and_projects_a_facility_chain(server: str) -> None:
     status, projections = _call("GET", f"{server}/v1/projections")
     assert status == 200
     by_name = {p["name"]: p for p in projections["items"]}
-    assert set(by_name) == {"stock", "vaccination_history"}
+    assert set(by_name) == {"stock", "vaccination_history", "access_log"}
     assert by_name["stock"]["position"] >= receipt["position"]
     # The same server refuses a caller without a token, and learns nothing from it.
     token = TOKEN.pop("token")

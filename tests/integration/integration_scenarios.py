@@ -230,3 +230,34 @@ def ledger_facility(ledger: Ledger, world: Any, prov: Callable) -> UUID:
     """A lab: a facility that holds no stock."""
     return UUID(ledger.register_facility(code=f"LAB-{world.tag}", name="Lab", kind="lab", province_code="01",
                                          prov=prov()).ids["facility_id"])
+
+
+def access_reads(world: Any, prov: Callable) -> None:
+    """Reads of a record logged by two tokens, a break-the-glass opening, a lapse and a reopening."""
+    ledger = world.ledger
+    _, nurse = ledger.issue_token(subject="nurse-1", org="VP", role="vaccinator",
+                                  scope={"facility_id": str(world.point_id)}, prov=prov())
+    _, hcm = ledger.issue_token(subject="hcdc", org="CDC-HCM", role="provincial", scope={"province_code": "79"},
+                                prov=prov())
+    nurse_grant, hcm_grant = ledger.authenticate(nurse), ledger.authenticate(hcm)
+    for purpose in ("vaccination", "care"):
+        ledger.record_read(person_id=world.person_id, grant_id=nurse_grant.id, role="vaccinator",
+                           route="get_person", purpose=purpose, prov=prov())
+    opened = ledger.break_glass(person_id=world.person_id, grant_id=hcm_grant.id, role="provincial",
+                                reason="patient unconscious in HCMC", hours=1, prov=prov())
+    glass_id = UUID(opened.ids["break_glass_id"])
+    ledger.record_read(person_id=world.person_id, grant_id=hcm_grant.id, role="provincial", route="get_person",
+                       purpose="care", break_glass_id=glass_id, prov=prov())
+    assert ledger.open_glass(hcm_grant.id, world.person_id) is not None
+    refused(ledger, "break_glass_already_open", lambda: ledger.break_glass(
+        person_id=world.person_id, grant_id=hcm_grant.id, role="provincial", reason="still unconscious there",
+        prov=prov()))
+    real_clock = ledger.clock
+    later = real_clock() + timedelta(hours=2)
+    ledger.clock = lambda: later
+    try:
+        assert ledger.open_glass(hcm_grant.id, world.person_id) is None
+        ledger.break_glass(person_id=world.person_id, grant_id=hcm_grant.id, role="provincial",
+                           reason="readmitted after two hours", hours=1, prov=prov())
+    finally:
+        ledger.clock = real_clock

@@ -116,7 +116,7 @@ def test_engine_tolerates_gaps(store, world, prov, runtime):
 
     engine.catch_up()
     head = ledger.head()
-    assert engine.positions() == {"vaccination_history": head, "stock": head}
+    assert engine.positions() == {"vaccination_history": head, "stock": head, "access_log": head}
     assert all(s["lag"] == 0 for s in engine.status())
     for name in engine.projections:
         assert engine.rebuild(name) == engine.digest(name)

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import threading
 
-from integration_scenarios import identity_correction, merge_and_revert, supply_chain, vaccination_flow
+from integration_scenarios import (
+    access_reads,
+    identity_correction,
+    merge_and_revert,
+    supply_chain,
+    vaccination_flow,
+)
 
 from projections.db import open_projection_db
 from projections.engine import ProjectionEngine
@@ -31,10 +37,14 @@ def test_incremental_processing_equals_rebuild(world, prov, runtime):
     engine = runtime.engine
     engine.batch_size = 3
     sizes = count_batches(engine)
-    for step in (supply_chain, vaccination_flow, identity_correction, merge_and_revert):
+    for step in (supply_chain, vaccination_flow, identity_correction, merge_and_revert, access_reads):
         step(world, prov)
         engine.catch_up()
     assert max(sizes) == 3 and sum(sizes) > 30
+    reads, openings = runtime.access_log.reads(person_id=world.person_id), runtime.access_log.openings()
+    assert [r["purpose"] for r in reads] == ["care", "care", "vaccination"]
+    assert reads[0]["break_glass_id"] == openings[1]["break_glass_id"] and len(openings) == 2
+    assert openings[0]["person_id"] == openings[1]["person_id"] == str(world.person_id)  # the reopening too
     for name in engine.projections:
         live = engine.digest(name)
         assert engine.rebuild(name) == live, name
@@ -46,7 +56,7 @@ def test_status_reports_lag_until_caught_up(world, prov, runtime):
     supply_chain(world, prov)
     head = world.ledger.head()
     before = runtime.status()
-    assert {s["name"] for s in before} == {"vaccination_history", "stock"}
+    assert {s["name"] for s in before} == {"vaccination_history", "stock", "access_log"}
     assert all(s["lag"] > 0 and s["head"] == head for s in before)
     runtime.engine.batch_size = 3
     runtime.engine.process_batch("stock")
@@ -55,7 +65,7 @@ def test_status_reports_lag_until_caught_up(world, prov, runtime):
     runtime.engine.catch_up()
     after = runtime.status()
     assert all(s["lag"] == 0 and s["position"] == head for s in after)
-    assert runtime.engine.positions() == {"vaccination_history": head, "stock": head}
+    assert runtime.engine.positions() == {"vaccination_history": head, "stock": head, "access_log": head}
 
 
 def test_rebuild_while_another_engine_processes(store, world, prov, runtime):

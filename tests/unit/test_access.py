@@ -9,7 +9,7 @@ import pytest
 
 from ledger import tokens
 from ledger.cli import ROLE_NAMES
-from ledger.domain import AccessGrant, Invalid, Provenance, RuleViolation
+from ledger.domain import AccessGrant, BreakGlass, Invalid, Provenance, RecordAccess, RuleViolation
 from ledger.domain.access import ROLES, check_scope
 
 NOW = datetime(2021, 8, 1, 9, 0, tzinfo=UTC)
@@ -88,3 +88,34 @@ def test_tokens_carry_the_grant_id_and_only_their_hash_is_kept():
     assert tokens.new_token(grant_id)[0] != token
     for bad in ("", "lgr_", token + "x", token.replace("lgr_", "xyz_"), token.upper(), f"lgr_{grant_id.hex}"):
         assert tokens.parse(bad) is None
+
+
+def test_a_read_states_a_purpose_from_the_closed_set():
+    with pytest.raises(Invalid) as info:
+        RecordAccess.read(access_id=uuid4(), person_id=uuid4(), grant_id=uuid4(), role="vaccinator",
+                          route="get_person", purpose="curiosity", break_glass_id=None, prov=PROV)
+    assert info.value.field == "X-Purpose"
+
+
+def test_break_the_glass_is_reasoned_bounded_and_not_for_unscoped_roles():
+    person, token = uuid4(), uuid4()
+    for role in ("national_operator", "auditor", "citizen", "integrator"):
+        with pytest.raises(RuleViolation) as info:
+            BreakGlass.open(person_id=person, grant_id=token, role=role, reason="a long enough reason", hours=1,
+                            prov=PROV, now=NOW)
+        assert info.value.rule == "break_glass_not_for_role"
+    with pytest.raises(Invalid):
+        BreakGlass.open(person_id=person, grant_id=token, role="provincial", reason="short", hours=1, prov=PROV, now=NOW)
+    for hours in (0, 13, True, "2"):
+        with pytest.raises(Invalid):
+            BreakGlass.open(person_id=person, grant_id=token, role="provincial", reason="a long enough reason",
+                            hours=hours, prov=PROV, now=NOW)
+    glass = BreakGlass.open(person_id=person, grant_id=token, role="provincial", reason="patient in emergency care",
+                            hours=3, prov=PROV, now=NOW)
+    assert glass.id == BreakGlass.create_id(token, person)
+    assert glass.active(NOW + timedelta(hours=2, minutes=59)) and not glass.active(NOW + timedelta(hours=3))
+    with pytest.raises(RuleViolation) as info:
+        glass.reopen(reason="still in emergency care", hours=1, prov=PROV, now=NOW + timedelta(hours=1))
+    assert info.value.rule == "break_glass_already_open"
+    glass.reopen(reason="readmitted the next day", hours=1, prov=PROV, now=NOW + timedelta(days=1))
+    assert glass.active(NOW + timedelta(days=1, minutes=30))

@@ -21,11 +21,13 @@ from eventsourcing.utils import get_topic, resolve_topic
 from ledger.domain import (
     AGGREGATES,
     AccessGrant,
+    BreakGlass,
     CommandReceipt,
     Facility,
     IdentityKey,
     Person,
     Provenance,
+    RecordAccess,
     StockCard,
     Transfer,
     VaccineLot,
@@ -152,9 +154,14 @@ def run_scenario() -> list[tuple[object, list]]:
         secret_sha256="ab" * 32, expires_at=NOW + timedelta(days=90), label="tablet 3", prov=p, now=NOW,
     )
     grant.revoke(reason="tablet lost", prov=p)
+    read = RecordAccess.read(access_id=uuid4(), person_id=person.id, grant_id=grant.id, role="provincial",
+                             route="get_person", purpose="care", break_glass_id=None, prov=p)
+    glass = BreakGlass.open(person_id=person.id, grant_id=grant.id, role="provincial", reason="patient unconscious",
+                            hours=3, prov=p, now=NOW)
+    glass.reopen(reason="readmitted the next day", hours=1, prov=p, now=NOW + timedelta(days=1))
 
     aggregates = [district, point, lot, other_lot, source, destination, shipped, cancelled, person, key, duplicate,
-                  command, grant]
+                  command, grant, read, glass]
     return [(a, a.collect_events()) for a in aggregates]
 
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from . import facilities, health, lots, people, projections, stock, transfers, vaccination
+from . import access, facilities, health, lots, people, projections, stock, transfers, vaccination
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -12,5 +12,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     transfers.router,
     people.router,
     vaccination.router,
+    access.router,
     projections.router,
 )

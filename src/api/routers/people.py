@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from ledger.domain import Person
 
-from ..deps import LedgerDep, ProvenanceDep, occurred
+from ..deps import LedgerDep, ProvenanceDep, ReadsDep, occurred
 from ..errors import problem_responses
 from ..schemas import (
     IdentityVerification,
@@ -49,17 +49,23 @@ def register_person(
 @router.get("", response_model=PersonLookup, responses=problem_responses(404, 422, 503))
 def find_person(
     ledger: LedgerDep,
+    reads: ReadsDep,
     id_type: IdType,
     id_number: Annotated[str, Query(pattern=ID_NUMBER_PATTERN)],
 ) -> dict[str, Any]:
-    """The person holding an identity document (following merges to the surviving record)."""
-    return {"person_id": ledger.find_person(str(id_type), id_number)}
+    """The person holding an identity document (following merges to the surviving record); a hit is
+    logged as a read of that person's record."""
+    person_id = ledger.find_person(str(id_type), id_number)
+    reads.log(person_id)
+    return {"person_id": person_id}
 
 
 @router.get("/{person_id}", response_model=PersonOut, responses=problem_responses(404, 422, 503))
-def get_person(person_id: UUID, ledger: LedgerDep) -> dict[str, Any]:
-    """A person with their identity, screenings, doses and adverse events, from the write model."""
-    return person_state(ledger.person(person_id))
+def get_person(person_id: UUID, ledger: LedgerDep, reads: ReadsDep) -> dict[str, Any]:
+    """A person with their identity, screenings, doses and adverse events, from the write model (logged)."""
+    state = person_state(ledger.person(person_id))
+    reads.log(person_id)
+    return state
 
 
 @router.post("/{person_id}/corrections", response_model=PersonChanged, responses=problem_responses(404, 409, 422, 503))

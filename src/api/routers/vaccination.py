@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 
 from ledger.domain import NotFound
 
-from ..deps import HistoryFresh, LedgerDep, ProvenanceDep, RuntimeDep, occurred
+from ..deps import HistoryFresh, LedgerDep, ProvenanceDep, ReadsDep, RuntimeDep, occurred
 from ..errors import problem_responses
 from ..schemas import (
     AdverseEventClassification,
@@ -130,9 +130,10 @@ def classify_adverse_event(
     response_model=VaccinationHistoryOut,
     responses=problem_responses(404, 422, 503),
 )
-def vaccination_history(person_id: UUID, runtime: RuntimeDep, fresh: HistoryFresh) -> dict[str, Any]:
-    """Doses, series status and next dose due, from the `vaccination_history` projection."""
+def vaccination_history(person_id: UUID, runtime: RuntimeDep, fresh: HistoryFresh, reads: ReadsDep) -> dict[str, Any]:
+    """Doses, series status and next dose due, from the `vaccination_history` projection (logged)."""
     history = runtime.vaccination_history.history(person_id)
     if history is None:
         raise NotFound("person", person_id)
+    reads.log(person_id)
     return history

@@ -4,7 +4,7 @@ Pure by design: it imports only the standard library, `eventsourcing.domain` and
 `ledger.policies` (a test enforces it), so it runs and is tested without any I/O.
 """
 
-from .access import AccessGrant
+from .access import AccessGrant, BreakGlass, RecordAccess
 from .base import LedgerAggregate, Provenance, natural_id
 from .errors import Conflict, Invalid, LedgerError, NotFound, RuleViolation
 from .facility import Facility
@@ -15,11 +15,13 @@ from .receipt import CommandReceipt
 from .stock import StockCard
 from .transfer import Transfer
 
-AGGREGATES = (Facility, VaccineLot, StockCard, Transfer, Person, IdentityKey, CommandReceipt, AccessGrant)
+AGGREGATES = (Facility, VaccineLot, StockCard, Transfer, Person, IdentityKey, CommandReceipt, AccessGrant,
+              RecordAccess, BreakGlass)
 
 __all__ = [
     "AGGREGATES",
     "AccessGrant",
+    "BreakGlass",
     "CommandReceipt",
     "Conflict",
     "Facility",
@@ -30,6 +32,7 @@ __all__ = [
     "NotFound",
     "Person",
     "Provenance",
+    "RecordAccess",
     "RuleViolation",
     "StockCard",
     "Transfer",

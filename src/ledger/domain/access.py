@@ -21,11 +21,11 @@ Roles and the scope each one needs (DESIGN §9):
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from .base import LedgerAggregate, Provenance, Stamped
+from .base import LedgerAggregate, Provenance, Stamped, natural_id
 from .errors import Invalid, RuleViolation
 
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
@@ -152,3 +152,124 @@ class AccessGrant(LedgerAggregate):
     def active(self, now: datetime) -> bool:
         """Usable at `now`: not revoked and not expired."""
         return not self.revoked and (self.expires_at is None or now < self.expires_at)
+
+
+#: Why a caller reads a person's record (stated with every read, kept in the access log).
+PURPOSES = frozenset({
+    "vaccination",  # screening, dosing, certificates at a vaccination point
+    "care",  # treatment or follow-up of the person
+    "testing", "contact_tracing", "quarantine",  # the epidemic response
+    "data_quality",  # corrections, duplicates, identity checks
+    "administration",  # approvals, allocation, registration support
+    "audit",  # auditors and inspectors
+    "self",  # a citizen reading their own record
+})
+#: How long break-the-glass access lasts unless a shorter time is asked for.
+BREAK_GLASS_DEFAULT_HOURS = 3
+BREAK_GLASS_MAX_HOURS = 12
+
+
+def check_purpose(purpose: object) -> str:
+    if purpose not in PURPOSES:
+        raise Invalid("X-Purpose", f"state the purpose of reading a person's record: one of {sorted(PURPOSES)}")
+    return str(purpose)
+
+
+class RecordAccess(LedgerAggregate):
+    """One read of a person's record. Each read is its own aggregate (version 1, a random id), so
+    logging reads never makes two readers of one record contend."""
+
+    TOPIC = "ledger.access.RecordAccess"
+
+    class Read(LedgerAggregate.Created, Stamped):
+        """`actor` (token `grant_id`, in `role`) read `person_id` through `route`, for `purpose`;
+        `break_glass_id` when the read was outside the token's scope."""
+
+        TOPIC = "ledger.access.RecordRead"
+        person_id: UUID
+        grant_id: UUID
+        role: str
+        route: str
+        purpose: str
+        break_glass_id: UUID | None
+
+    def __init__(self, person_id: UUID, grant_id: UUID, role: str, route: str, purpose: str,
+                 break_glass_id: UUID | None) -> None:
+        self.person_id = person_id
+        self.grant_id = grant_id
+        self.role = role
+        self.route = route
+        self.purpose = purpose
+        self.break_glass_id = break_glass_id
+
+    @classmethod
+    def read(cls, *, access_id: UUID, person_id: UUID, grant_id: UUID, role: str, route: str, purpose: str,
+             break_glass_id: UUID | None, prov: Provenance) -> RecordAccess:
+        return cls._create(cls.Read, id=access_id, person_id=person_id, grant_id=grant_id, role=role, route=route,
+                           purpose=check_purpose(purpose), break_glass_id=break_glass_id, **prov.fields())
+
+
+class BreakGlass(LedgerAggregate):
+    """Emergency access of one token to one person's record outside its scope, for a limited time and
+    with a written reason. One aggregate per (token, person); every opening is an event kept for review."""
+
+    TOPIC = "ledger.access.BreakGlass"
+
+    class Opened(LedgerAggregate.Created, Stamped):
+        """The glass was broken for the first time by this token on this record."""
+
+        TOPIC = "ledger.access.BreakGlassOpened"
+        person_id: UUID
+        grant_id: UUID
+        role: str
+        reason: str
+        expires_at: datetime
+
+    class Reopened(Stamped):
+        """The same token opened the same record again after an earlier opening had lapsed."""
+
+        TOPIC = "ledger.access.BreakGlassReopened"
+        reason: str
+        expires_at: datetime
+
+        def apply(self, glass: BreakGlass) -> None:
+            glass.reason, glass.expires_at = self.reason, self.expires_at
+
+    def __init__(self, person_id: UUID, grant_id: UUID, role: str, reason: str, expires_at: datetime) -> None:
+        self.person_id = person_id
+        self.grant_id = grant_id
+        self.role = role
+        self.reason = reason
+        self.expires_at = expires_at
+
+    @staticmethod
+    def create_id(grant_id: UUID, person_id: UUID) -> UUID:
+        return natural_id("break-glass", str(grant_id), str(person_id))
+
+    @staticmethod
+    def _check(role: str, reason: object, hours: object) -> str:
+        if role in ("national_operator", "auditor", "citizen", "integrator"):
+            raise RuleViolation("break_glass_not_for_role",
+                                f"a {role} token cannot break the glass (it has no scope to step out of, or is not staff)")
+        if not isinstance(reason, str) or len(reason.strip()) < 10:
+            raise Invalid("reason", "write why the record must be opened (at least 10 characters)")
+        if not isinstance(hours, int | float) or isinstance(hours, bool) or not 0 < hours <= BREAK_GLASS_MAX_HOURS:
+            raise Invalid("hours", f"hours must be more than 0 and at most {BREAK_GLASS_MAX_HOURS}")
+        return reason.strip()
+
+    @classmethod
+    def open(cls, *, person_id: UUID, grant_id: UUID, role: str, reason: str, hours: float, prov: Provenance,
+             now: datetime) -> BreakGlass:
+        reason = cls._check(role, reason, hours)
+        return cls._create(cls.Opened, id=cls.create_id(grant_id, person_id), person_id=person_id, grant_id=grant_id,
+                           role=role, reason=reason, expires_at=now + timedelta(hours=hours), **prov.fields())
+
+    def reopen(self, *, reason: str, hours: float, prov: Provenance, now: datetime) -> None:
+        reason = self._check(self.role, reason, hours)
+        if self.active(now):
+            raise RuleViolation("break_glass_already_open", f"this record is open to this token until {self.expires_at}",
+                                expires_at=self.expires_at.isoformat())
+        self._record(self.Reopened, prov, reason=reason, expires_at=now + timedelta(hours=hours))
+
+    def active(self, now: datetime) -> bool:
+        return now < self.expires_at

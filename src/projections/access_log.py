@@ -1,0 +1,78 @@
+"""Projection `access_log`: who read which person's record, when, why and through which route;
+and every break-the-glass opening, for review.
+
+A citizen lists the reads of their own record; an auditor lists the reads made with a token.
+Rows are append-only, keyed by the read (or by the opening's position).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+from uuid import UUID
+
+from ledger.domain import BreakGlass, RecordAccess
+
+from .base import Projection, Rows
+from .db import ProjectionDB, Tx
+
+
+def _utc(moment: Any) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+class AccessLog(Projection):
+    name = "access_log"
+    tables = {"access_break_glass": ("position",), "access_reads": ("access_id",)}
+    handlers = {
+        RecordAccess.Read: "read",
+        BreakGlass.Opened: "opened",
+        BreakGlass.Reopened: "opened",
+    }
+
+    def apply(self, tx: Tx, events: list[tuple[int, Any]]) -> None:
+        reads = Rows(tx, "access_reads", ("access_id",))
+        openings = Rows(tx, "access_break_glass", ("position",))
+        glass = {str(e.originator_id) for _, e in events if isinstance(e, BreakGlass.Reopened)}
+        # A reopening names only the aggregate: its person, grant and role come from the first opening.
+        firsts = {r["break_glass_id"]: r for r in tx.fetch_in("access_break_glass", "break_glass_id", sorted(glass))}
+        self.dispatch(events, reads, openings, firsts)
+        reads.flush()
+        openings.flush()
+
+    def read(self, e: Any, pos: int, reads: Rows, openings: Rows, firsts: dict) -> None:
+        reads.put({
+            "access_id": str(e.originator_id), "position": pos, "person_id": str(e.person_id),
+            "grant_id": str(e.grant_id), "actor": e.actor, "org": e.org, "role": e.role, "route": e.route,
+            "purpose": e.purpose, "break_glass_id": str(e.break_glass_id) if e.break_glass_id else None,
+            "read_at": _utc(e.timestamp),
+        })
+
+    def opened(self, e: Any, pos: int, reads: Rows, openings: Rows, firsts: dict) -> None:
+        glass_id = str(e.originator_id)
+        first = firsts.get(glass_id) or {}
+        row = {
+            "position": pos, "break_glass_id": glass_id,
+            "person_id": str(e.person_id) if hasattr(e, "person_id") else first["person_id"],
+            "grant_id": str(e.grant_id) if hasattr(e, "grant_id") else first["grant_id"],
+            "actor": e.actor, "org": e.org, "role": e.role if hasattr(e, "role") else first["role"],
+            "reason": e.reason, "opened_at": _utc(e.timestamp), "expires_at": _utc(e.expires_at),
+        }
+        firsts.setdefault(glass_id, row)
+        openings.put(row)
+
+
+class AccessLogQueries:
+    def __init__(self, db: ProjectionDB) -> None:
+        self.db = db
+
+    def reads(self, *, person_id: UUID | None = None, grant_id: UUID | None = None, limit: int = 500) -> list[dict]:
+        """Reads of a person's record, or made with a token, newest first."""
+        column, value = ("person_id", person_id) if person_id is not None else ("grant_id", grant_id)
+        return self.db.query(
+            f"SELECT * FROM access_reads WHERE {column} = %s ORDER BY position DESC LIMIT %s", (str(value), limit)
+        )
+
+    def openings(self, *, limit: int = 500) -> list[dict]:
+        """Break-the-glass openings for review, newest first."""
+        return self.db.query("SELECT * FROM access_break_glass ORDER BY position DESC LIMIT %s", (limit,))
