@@ -28,6 +28,7 @@ from projections.runtime import ProjectionRuntime
 
 from .auth import authorize
 from .errors import install_error_handlers, problem_responses, problem_schemas
+from .identity_provider import IdentityProvider
 from .permissions import PERMISSIONS, PUBLIC
 from .routers import ROUTERS
 
@@ -80,6 +81,7 @@ def create_app(
             raise
         the_runtime.start()
         app.state.settings = settings
+        app.state.identity_provider = IdentityProvider.from_settings(settings)
         app.state.ledger = the_ledger
         app.state.runtime = the_runtime
         try:
@@ -118,7 +120,8 @@ def create_app(
             components.setdefault("schemas", {}).update(problem_schemas())
             components["securitySchemes"] = {"bearer": {
                 "type": "http", "scheme": "bearer",
-                "description": "A token from `ledger tokens issue` (`lgr_...`), or printed by `make demo`.",
+                "description": "A token from `ledger tokens issue` (`lgr_...`), or printed by `make demo`; "
+                "or a JWT of the configured identity provider.",
             }}
             for path in schema.get("paths", {}).values():
                 for operation in path.values():

@@ -2,7 +2,8 @@
 
 `authorize` is attached to every router (`api.app`): it reads `Authorization: Bearer
 <token>`, asks the ledger for the token's grant (read from the store on every request, so
-a revocation counts at once), checks the route's permission (`api.permissions`) against
+a revocation counts at once) or, for a JWT, the configured identity provider
+(`api.identity_provider`), checks the route's permission (`api.permissions`) against
 the request, and leaves the `Principal` on `request.state` for the routes' provenance.
 
 A refused call changes nothing and reveals nothing: 401 for a missing, malformed, unknown,
@@ -23,6 +24,7 @@ from fastapi.routing import APIRoute
 
 from ledger.application import Ledger
 
+from .identity_provider import IdentityProvider
 from .permissions import BREAK_GLASS_ROUTES, PERMISSIONS, Principal, Target
 
 
@@ -34,20 +36,32 @@ class Forbidden(Exception):
     """Valid credentials, outside their role or scope (403)."""
 
 
-def _check(ledger: Ledger, token: str, route: str, params: dict[str, str], body: object) -> tuple[Principal, UUID | None]:
-    """The caller, and the break-the-glass opening its request relies on (None within scope)."""
+def _caller(ledger: Ledger, provider: IdentityProvider | None, token: str) -> Principal:
+    """Who a token stands for: one of the ledger's own (`lgr_...`), or a JWT of the identity provider."""
+    if provider is not None and provider.looks_like_jwt(token):
+        principal = provider.principal(token)
+        if principal is None:
+            raise Unauthenticated
+        return principal
     grant = ledger.authenticate(token)
     if grant is None:
         raise Unauthenticated
-    principal = Principal(grant_id=grant.id, subject=grant.subject, org=grant.grant_org, role=grant.role,
-                          scope=dict(grant.scope))
+    return Principal(grant_id=grant.id, subject=grant.subject, org=grant.grant_org, role=grant.role,
+                     scope=dict(grant.scope))
+
+
+def _check(
+    ledger: Ledger, provider: IdentityProvider | None, token: str, route: str, params: dict[str, str], body: object
+) -> tuple[Principal, UUID | None]:
+    """The caller, and the break-the-glass opening its request relies on (None within scope)."""
+    principal = _caller(ledger, provider, token)
     permission = PERMISSIONS[route]
     if permission.allows(principal, Target(params, body, ledger)):
         return principal, None
     if route in BREAK_GLASS_ROUTES and principal.role in permission.roles:
         # Outside scope: a record its holder broke the glass for (with a reason, for a few hours) opens.
         try:
-            glass = ledger.open_glass(grant.id, UUID(params["person_id"]))
+            glass = ledger.open_glass(principal.grant_id, UUID(params["person_id"]))
         except ValueError:
             glass = None
         if glass is not None:
@@ -71,5 +85,6 @@ async def authorize(request: Request) -> None:
             body = None  # malformed JSON: the route answers 422 if the caller may call it at all
     # One hop to a worker thread for the store reads (the grant, and what a scope check needs).
     request.state.principal, request.state.break_glass_id = await anyio.to_thread.run_sync(
-        _check, request.app.state.ledger, token.strip(), route.name, dict(request.path_params), body
+        _check, request.app.state.ledger, request.app.state.identity_provider, token.strip(), route.name,
+        dict(request.path_params), body,
     )

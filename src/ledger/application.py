@@ -52,6 +52,7 @@ from .domain.person import local_day
 from .mapper import PlainJSONMapper, snapshot_transcoder
 from .persistence import ledger_env
 from .recorders import StaleReadError
+from .secrets import check_secrets
 from .settings import Settings
 from .tokens import matches as token_matches
 from .tokens import new_token
@@ -100,6 +101,7 @@ class Ledger(Application):
     snapshotting_intervals = {Person: 200, StockCard: 200, Transfer: 200}
 
     def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
+        check_secrets(settings)
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
         #: Facilities and lots as last read, shared by commands that only read them (see `_reference`).

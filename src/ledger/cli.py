@@ -38,7 +38,9 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     from api.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    # No access log: URLs can carry identity numbers (a search by document). log_config=None keeps the
+    # root handler of `ledger.logs.configure_logging`, whose filter redacts numbers from every record.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False, log_config=None)
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -47,10 +49,20 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from .demo import demo_tokens, load_demo
+    from .secrets import new_key_file
+    from .settings import key_file
 
     if settings.is_postgres:
         cmd_migrate(settings, args)
+    elif settings.cipher_key is None and not settings.sqlite_path.exists():
+        # A new embedded store is encrypted from its first event, with a key of its own beside it.
+        path = key_file(settings.database_url)
+        settings = replace(settings, cipher_key=new_key_file(path))
+        print(f"Generated a cipher key for the new store at {path} (0600): stored events are encrypted with it;\n"
+              "`ledger serve` in this directory finds it there. Keep it with the store, and keep it secret.")
     with _read_side(settings) as (ledger, runtime):
         print(f"Loading the demo campaign into {settings.describe()} ...")
         started = time.monotonic()
@@ -300,9 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logs import configure_logging
+    from .secrets import SecretsError, check_secrets
+
+    configure_logging(logging.INFO)
     args = build_parser().parse_args(argv)
-    return args.func(Settings.from_env(), args)
+    settings = Settings.from_env()
+    try:
+        check_secrets(settings)
+    except SecretsError as e:
+        print(f"ledger: refusing to start: {e}", file=sys.stderr)
+        return 2
+    return args.func(settings, args)
 
 
 if __name__ == "__main__":

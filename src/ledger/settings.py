@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -27,13 +28,23 @@ class Settings:
     projection_batch_size: int = 1000
     #: Seconds between polls when the store cannot notify (SQLite), and the LISTEN timeout.
     poll_interval: float = 0.1
+    #: AES key (base64 of 16, 24 or 32 bytes) encrypting stored event state; None stores plain JSON.
+    cipher_key: str | None = field(default=None, repr=False)
+    #: Production refuses to start without a cipher key, or with a placeholder one (`check_secrets`).
+    production: bool = False
+    #: An external identity provider whose JWTs the API accepts: its public keys (a JWKS document),
+    #: the issuer (`iss`) and the audience (`aud`) its tokens must name. All three, or none.
+    jwt_jwks: str | None = field(default=None, repr=False)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        database_url = env.get("LEDGER_DATABASE_URL", DEFAULT_DATABASE_URL)
         return cls(
-            database_url=env.get("LEDGER_DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url=database_url,
             lock_timeout=int(env.get("LEDGER_LOCK_TIMEOUT", "5")),
             pool_size=int(env.get("LEDGER_POOL_SIZE", "5")),
             pool_max_overflow=int(env.get("LEDGER_POOL_MAX_OVERFLOW", "10")),
@@ -41,6 +52,12 @@ class Settings:
             read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", "5")),
             run_projections_in_process=env.get("LEDGER_PROJECTIONS_IN_PROCESS", "1") not in ("0", "false", "no"),
             projection_batch_size=int(env.get("LEDGER_PROJECTION_BATCH_SIZE", "1000")),
+            cipher_key=_cipher_key(env, database_url),
+            production=env.get("LEDGER_ENV", "development") == "production",
+            jwt_jwks=env.get("LEDGER_JWT_JWKS") or (
+                Path(env["LEDGER_JWT_JWKS_FILE"]).read_text() if env.get("LEDGER_JWT_JWKS_FILE") else None),
+            jwt_issuer=env.get("LEDGER_JWT_ISSUER") or None,
+            jwt_audience=env.get("LEDGER_JWT_AUDIENCE") or None,
         )
 
     @property
@@ -83,3 +100,23 @@ class Settings:
             p = self.postgres_params()
             return f"PostgreSQL {p['user']}@{p['host']}:{p['port']}/{p['dbname']}"
         return f"SQLite {self.sqlite_path}"
+
+
+#: The file an embedded store keeps its generated cipher key in (`ledger demo`), beside the database.
+KEY_FILE_NAME = "ledger.key"
+
+
+def key_file(database_url: str) -> Path | None:
+    """Where an embedded (SQLite) store's generated key lives; None for PostgreSQL, whose key is configured."""
+    settings = Settings(database_url=database_url)
+    return None if settings.is_postgres else settings.sqlite_path.parent / KEY_FILE_NAME
+
+
+def _cipher_key(env: Mapping[str, str], database_url: str) -> str | None:
+    """`LEDGER_CIPHER_KEY`, else the file `LEDGER_CIPHER_KEY_FILE`, else an embedded store's own key file."""
+    if env.get("LEDGER_CIPHER_KEY"):
+        return env["LEDGER_CIPHER_KEY"]
+    path = Path(env["LEDGER_CIPHER_KEY_FILE"]) if env.get("LEDGER_CIPHER_KEY_FILE") else key_file(database_url)
+    if path is not None and path.exists():
+        return path.read_text().strip()
+    return None

@@ -1,6 +1,9 @@
 """Projection `vaccination_history`: each person's doses and where their series stands.
 
-Doses are rows keyed by dose id; voided doses stay, marked voided. After each batch,
+Doses are rows keyed by dose id; voided doses stay, marked voided. Names and dates of
+birth are not copied here (only the birth year, for coverage by age), so an encrypted event
+store leaves none of them readable in the projection tables; the API takes them from the
+person's record. After each batch,
 every person it touched gets their dose numbers and series status recomputed from
 their valid doses (and those of records merged into them) under the series policy.
 """
@@ -60,8 +63,7 @@ class VaccinationHistory(Projection):
         people.put(
             {
                 "person_id": pid,
-                "full_name": e.full_name,
-                "date_of_birth": e.date_of_birth,
+                "birth_year": e.date_of_birth.year,
                 "sex": e.sex,
                 "province_code": e.address.get("province_code"),
                 "district_code": e.address.get("district_code"),
@@ -83,8 +85,8 @@ class VaccinationHistory(Projection):
         row = people.get(str(e.originator_id))
         for name, value in e.changes.items():
             if name == "date_of_birth":
-                row["date_of_birth"] = datetime.fromisoformat(value).date() if isinstance(value, str) else value
-            elif name in ("full_name", "sex"):
+                row["birth_year"] = (datetime.fromisoformat(value) if isinstance(value, str) else value).year
+            elif name == "sex":
                 row[name] = value
             elif name == "address":
                 for part in ("province_code", "district_code", "ward_code"):
@@ -225,8 +227,7 @@ class VaccinationHistoryQueries:
         )
         return {
             "person_id": pid,
-            "full_name": person["full_name"],
-            "date_of_birth": person["date_of_birth"],
+            "birth_year": person["birth_year"],
             "area": {k: person[k] for k in ("province_code", "district_code", "ward_code")},
             "verification": person["verification"],
             "merged_into": person["merged_into"],

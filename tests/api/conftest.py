@@ -36,7 +36,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _authenticated(client: TestClient) -> TestClient:
+def authenticated(client: TestClient) -> TestClient:
     """The client as the default operator, stating a purpose for the reads of people's records it makes."""
     client.headers.update({**bearer(issue_token(client.app.state.ledger)), "X-Purpose": "administration"})
     return client
@@ -56,7 +56,7 @@ def make_client(tmp_path) -> Iterator[Callable[..., TestClient]]:
         values = {"database_url": f"sqlite:///{tmp_path}/ledger.sqlite3", "poll_interval": 0.01, **overrides}
         client = TestClient(create_app(Settings(**values)), raise_server_exceptions=raise_server_exceptions)
         opened.append(client.__enter__())
-        return _authenticated(client)
+        return authenticated(client)
 
     yield make
     for client in reversed(opened):
@@ -66,7 +66,7 @@ def make_client(tmp_path) -> Iterator[Callable[..., TestClient]]:
 @pytest.fixture
 def client(settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
-        yield _authenticated(client)
+        yield authenticated(client)
 
 
 class Api:

@@ -26,9 +26,9 @@ def _free_port() -> int:
 TOKEN: dict[str, str] = {}
 
 
-def _call(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+def _call(method: str, url: str, body: dict | None = None, **extra: str) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **extra}
     if TOKEN:
         headers["Authorization"] = f"Bearer {TOKEN['token']}"
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
@@ -70,36 +70,51 @@ def server(tmp_path: Path):
             proc.kill()
             raise RuntimeError("server did not start:\n" + proc.stdout.read().decode(errors="replace"))
         time.sleep(0.1)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=15)
+    server = Server(base, proc)
+    yield server
+    server.stop()
     TOKEN.clear()
 
 
-def test_server_records_and_projects_a_facility_chain(server: str) -> None:
+class Server:
+    """A running `ledger serve`: its base URL, and its output once stopped."""
+
+    def __init__(self, base: str, proc: subprocess.Popen) -> None:
+        self.base, self.proc, self.output = base, proc, ""
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            out, _ = self.proc.communicate(timeout=15)
+            self.output = out.decode(errors="replace")
+        return self.output
+
+
+def test_server_records_and_projects_a_facility_chain(server: Server) -> None:
     """A server process accepts writes, refuses a broken rule with 409, and its projections catch up."""
-    status, created = _call("POST", f"{server}/v1/facilities", {
+    base = server.base
+    status, created = _call("POST", f"{base}/v1/facilities", {
         "code": "NW-E2E", "name": "National warehouse", "kind": "national_warehouse", "province_code": "01",
     })
     assert status == 201, created
     facility_id = created["ids"]["facility_id"]
-    status, again = _call("POST", f"{server}/v1/facilities", {
+    status, again = _call("POST", f"{base}/v1/facilities", {
         "code": "NW-E2E", "name": "Again", "kind": "national_warehouse", "province_code": "01",
     })
     assert status == 409 and again["rule"] == "facility_code_exists"
-    status, lot = _call("POST", f"{server}/v1/lots", {
+    status, lot = _call("POST", f"{base}/v1/lots", {
         "vaccine": "pfizer", "manufacturer": "Pfizer", "lot_number": "E2E1", "expiry": "2030-01-01",
         "doses_per_vial": 6,
     })
     assert status == 201, lot
-    status, receipt = _call("POST", f"{server}/v1/stock/receipts", {
+    status, receipt = _call("POST", f"{base}/v1/stock/receipts", {
         "lot_id": lot["ids"]["lot_id"], "facility_id": facility_id, "quantity": 500,
     })
     assert status in (200, 201), receipt
-    status, levels = _call("GET", f"{server}/v1/stock?facility_id={facility_id}&min_position={receipt['position']}")
+    status, levels = _call("GET", f"{base}/v1/stock?facility_id={facility_id}&min_position={receipt['position']}")
     assert status == 200, levels
     assert levels["items"][0]["on_hand"] == 500
-    status, projections = _call("GET", f"{server}/v1/projections")
+    status, projections = _call("GET", f"{base}/v1/projections")
     assert status == 200
     by_name = {p["name"]: p for p in projections["items"]}
     assert set(by_name) == {"stock", "vaccination_history", "access_log"}
@@ -107,7 +122,27 @@ def test_server_records_and_projects_a_facility_chain(server: str) -> None:
     # The same server refuses a caller without a token, and learns nothing from it.
     token = TOKEN.pop("token")
     try:
-        status, refused = _call("GET", f"{server}/v1/facilities/{facility_id}")
+        status, refused = _call("GET", f"{base}/v1/facilities/{facility_id}")
     finally:
         TOKEN["token"] = token
     assert status == 401 and refused["type"].endswith("/unauthenticated")
+
+
+def test_server_logs_carry_no_names_or_numbers(server: Server) -> None:
+    """Registrations, refusals, searches by document, reads and a store error leave the person's name, id
+    number and phone number nowhere in the server's output."""
+    base = server.base
+    name, number, phone = "Zyqxwvu Thị Logtest", "079123456780", "+84987650199"
+    person = {"id_type": "cccd", "id_number": number, "full_name": name, "date_of_birth": "1970-01-01",
+              "sex": "female", "phone": phone, "address": {"province_code": "79"}}
+    status, created = _call("POST", f"{base}/v1/people", person)
+    assert status == 201, created
+    assert _call("POST", f"{base}/v1/people", person)[0] == 409
+    assert _call("POST", f"{base}/v1/people", {**person, "id_number": "07912345678X"})[0] == 422
+    assert _call("POST", f"{base}/v1/people", {**person, "phone": f"{phone}{name}"})[0] == 422
+    assert _call("GET", f"{base}/v1/people?id_type=cccd&id_number={number}", **{"X-Purpose": "care"})[0] == 200
+    assert _call("GET", f"{base}/v1/people/{created['ids']['person_id']}")[0] == 422  # no X-Purpose
+    output = server.stop()
+    assert "Application startup complete" in output  # the server did log
+    for secret in (name, "Zyqxwvu", number, phone, phone[1:]):
+        assert secret not in output, secret

@@ -41,3 +41,38 @@ def test_the_demo_loads_once_and_hands_out_a_working_token_per_role(tmp_path: Pa
         assert json.loads(path.read_text()) == renewed
     finally:
         ledger.close()
+
+
+def test_ledger_demo_encrypts_a_new_store_with_a_key_of_its_own(tmp_path: Path):
+    """`ledger demo` on a fresh directory makes var/ledger.key (0600), says so, and no demo person's name is
+    readable in the store's files; a second run reuses the key and the tokens."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "src")
+
+    def demo() -> str:
+        r = subprocess.run([sys.executable, "-m", "ledger.cli", "demo", "--people", "60", "--no-serve"], env=env,
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    first = demo()
+    key = tmp_path / "var" / "ledger.key"
+    assert "Generated a cipher key" in first and stat.S_IMODE(key.stat().st_mode) == 0o600
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/var/ledger.sqlite3", cipher_key=key.read_text().strip())
+    ledger = Ledger(settings)
+    try:
+        names = {e.full_name for _, e in ledger.events_after(0, stop=ledger.head(), topics=["ledger.person.Registered"],
+                                                               limit=100)}
+    finally:
+        ledger.close()
+    assert len(names) > 10
+    files = b"".join(p.read_bytes() for p in (tmp_path / "var").iterdir() if "sqlite3" in p.name)
+    assert not [n for n in names if n.encode() in files]
+    second = demo()
+    assert "Generated a cipher key" not in second and "already loaded" in second
+    tokens = json.loads((tmp_path / "var" / "demo-tokens.json").read_text())
+    assert all(token in second for token in tokens.values())

@@ -102,7 +102,7 @@ def revert_merge(person_id: UUID, ledger: LedgerDep, prov: ProvenanceDep) -> Res
     return answer(MergeChanged, ledger.revert_merge(duplicate_id=person_id, prov=prov))
 
 
-def person_state(p: Person) -> Response:
+def person_state(p: Person) -> dict[str, Any]:
     """A person's write-model state as plain data."""
     return {
         "person_id": p.id, "id_type": p.id_type, "id_number": p.id_number, "full_name": p.full_name,

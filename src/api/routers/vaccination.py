@@ -130,10 +130,14 @@ def classify_adverse_event(
     response_model=VaccinationHistoryOut,
     responses=problem_responses(404, 422, 503),
 )
-def vaccination_history(person_id: UUID, runtime: RuntimeDep, fresh: HistoryFresh, reads: ReadsDep) -> dict[str, Any]:
-    """Doses, series status and next dose due, from the `vaccination_history` projection (logged)."""
+def vaccination_history(
+    person_id: UUID, runtime: RuntimeDep, ledger: LedgerDep, fresh: HistoryFresh, reads: ReadsDep
+) -> dict[str, Any]:
+    """Doses, series status and next dose due, from the `vaccination_history` projection, with the name
+    and date of birth from the person's record (the projection keeps no names). The read is logged."""
     history = runtime.vaccination_history.history(person_id)
     if history is None:
         raise NotFound("person", person_id)
+    person = ledger.person(person_id)
     reads.log(person_id)
-    return history
+    return {**history, "full_name": person.full_name, "date_of_birth": person.date_of_birth}

@@ -198,11 +198,13 @@ class HistoryDose(ResponseModel):
 
 
 class VaccinationHistoryOut(ResponseModel):
-    """A person's vaccination history as the `vaccination_history` projection holds it."""
+    """A person's vaccination history as the `vaccination_history` projection holds it; the name and date of
+    birth come from the person's record (the projection keeps only the birth year)."""
 
     person_id: str
     full_name: str
     date_of_birth: date
+    birth_year: int
     area: Area
     verification: str | None
     merged_into: str | None
