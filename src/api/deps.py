@@ -2,8 +2,8 @@
 
 The stores live on `app.state` (opened by the lifespan in `api.app`), never in globals.
 The dependencies are `async`: FastAPI runs a plain `def` dependency in the thread pool, and
-those hand-offs cost more event-loop time per request than the dose command itself. Only
-the wait of `ReadAfter` blocks, and it goes to a worker thread.
+under load (py-spy, 16 clients) those hand-offs were a large share of the event loop's time.
+Only the wait of `ReadAfter` blocks, and it goes to a worker thread.
 """
 
 from __future__ import annotations

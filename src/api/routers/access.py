@@ -7,9 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
-from ledger.domain import Provenance
-
-from ..deps import AccessLogFresh, LedgerDep, RuntimeDep
+from ..deps import AccessLogFresh, LedgerDep, ProvenanceDep, RuntimeDep
 from ..errors import problem_responses
 from ..schemas.access import AccessReads, BreakGlassOpened, BreakGlassOpenings, BreakGlassRequest
 from ._common import LOCATION_HEADER, answer
@@ -32,12 +30,14 @@ def token_access_log(grant_id: UUID, runtime: RuntimeDep, fresh: AccessLogFresh,
 
 @router.post("/v1/people/{person_id}/break-glass", status_code=201, response_model=BreakGlassOpened,
              responses={201: {"headers": LOCATION_HEADER}, **problem_responses(404, 409, 422, 503)})
-def break_glass(person_id: UUID, body: BreakGlassRequest, ledger: LedgerDep, request: Request) -> Response:
+def break_glass(
+    person_id: UUID, body: BreakGlassRequest, ledger: LedgerDep, prov: ProvenanceDep, request: Request
+) -> Response:
     """Open a person's record outside the token's scope, for a few hours (3 by default), with a written
     reason. Every opening is recorded, every read under it is logged with it, and it shows in the review list."""
     p = request.state.principal
     result = ledger.break_glass(person_id=person_id, grant_id=p.grant_id, role=p.role, reason=body.reason,
-                                hours=body.hours, prov=Provenance(actor=p.subject, org=p.org, source="app"))
+                                hours=body.hours, prov=prov)
     return answer(BreakGlassOpened, result, f"/v1/people/{person_id}")
 
 
