@@ -41,7 +41,10 @@ def test_receipt_with_a_discrepancy(api, seeded):
     }, expect=200)
     assert received["ids"] == {"transfer_id": transfer_id}
     assert received["position"] > dispatched["position"]
-    assert api.get(f"/v1/transfers/{transfer_id}")["status"] == "received"
+    transfer = api.get(f"/v1/transfers/{transfer_id}")
+    assert transfer["status"] == "received"
+    assert transfer["received"] == [{"lot_id": seeded.lot_id, "dispatched": 30, "received": 28,
+                                     "discrepancy_reason": "damaged"}]
     assert _on_hand(api, seeded.lot_id, seeded.point_id) == seeded.transferred + 28
 
 

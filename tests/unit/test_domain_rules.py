@@ -434,8 +434,10 @@ def test_transfer_discrepancy_needs_a_reason():
         transfer.receive(lines=[{"lot_id": lot, "quantity": 8}], prov=PROV)
     with refused(transfer, error=Invalid, field="lines[0].discrepancy_reason"):
         transfer.receive(lines=[{"lot_id": lot, "quantity": 8, "discrepancy_reason": "found"}], prov=PROV)
+    assert transfer.received is None
     [line] = transfer.receive(lines=[{"lot_id": lot, "quantity": 8, "discrepancy_reason": "damaged"}], prov=PROV)
     assert line == {"lot_id": lot, "dispatched": 10, "received": 8, "discrepancy_reason": "damaged"}
+    assert transfer.received == [line]
 
 
 def test_a_reason_without_a_discrepancy_is_dropped():

@@ -52,5 +52,6 @@ def get_transfer(transfer_id: UUID, ledger: LedgerDep) -> dict[str, Any]:
     t = ledger.transfer(transfer_id)
     return {
         "transfer_id": t.id, "document_number": t.document_number, "source_id": t.source_id,
-        "destination_id": t.destination_id, "status": t.status, "lines": t.lines, "version": t.version,
+        "destination_id": t.destination_id, "status": t.status, "lines": t.lines, "received": t.received,
+        "version": t.version,
     }

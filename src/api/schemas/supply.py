@@ -215,6 +215,13 @@ class TransferLineOut(ResponseModel):
     quantity: int
 
 
+class TransferReceiptLineOut(ResponseModel):
+    lot_id: UUID
+    dispatched: int
+    received: int
+    discrepancy_reason: str | None
+
+
 class TransferOut(ResponseModel):
     """A transfer as the write model holds it."""
 
@@ -224,4 +231,5 @@ class TransferOut(ResponseModel):
     destination_id: UUID
     status: str = Field(description="in_transit, received or cancelled.")
     lines: list[TransferLineOut]
+    received: list[TransferReceiptLineOut] | None = Field(description="What arrived, once received.")
     version: int

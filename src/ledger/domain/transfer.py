@@ -42,6 +42,7 @@ class Transfer(LedgerAggregate):
 
         def apply(self, transfer: Transfer) -> None:
             transfer.status = "received"
+            transfer.received = self.lines
 
     class Cancelled(Stamped):
         """The transfer was cancelled in transit; its stock went back to the source."""
@@ -58,6 +59,8 @@ class Transfer(LedgerAggregate):
         self.destination_id = destination_id
         self.lines = lines
         self.status = "in_transit"
+        #: The receipt's lines (what arrived, and why any differs) once received.
+        self.received: list[dict] | None = None
 
     @staticmethod
     def create_id(document_number: str) -> UUID:
