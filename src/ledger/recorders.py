@@ -42,10 +42,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
 
     The library's insert holds the table lock across two round trips (the insert, then the
     commit after its ids are fetched). Between them the client must run: with sixteen
-    request threads sharing one interpreter lock, each hand-back cost up to a switch
-    interval (5 ms), so every writer waited behind a lock held mostly by a thread waiting
-    for its turn in Python. Here BEGIN, the lock, NOTIFY, the insert and COMMIT go out as
-    one pipeline and the server holds the lock only while it runs them.
+    request threads sharing one interpreter lock, the holder can wait up to a switch
+    interval (5 ms) for its turn in Python while every other writer waits for the lock.
+    Here BEGIN, the lock, NOTIFY, the insert and COMMIT go out as one pipeline, and the
+    server holds the lock only while it runs them.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
