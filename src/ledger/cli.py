@@ -25,6 +25,16 @@ def _ledger(settings: Settings):  # noqa: ANN202 - imported late so `ledger --he
     return Ledger(settings)
 
 
+@contextmanager
+def _opened(settings: Settings) -> Iterator:
+    """The ledger alone, closed on the way out."""
+    ledger = _ledger(settings)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from .migrate import migrate
 
@@ -98,13 +108,12 @@ def _read_side(settings: Settings) -> Iterator:
     """The ledger and the projection runtime over it, closed on the way out."""
     from projections.runtime import ProjectionRuntime
 
-    ledger = _ledger(settings)
-    runtime = ProjectionRuntime(settings, ledger)
-    try:
-        yield ledger, runtime
-    finally:
-        runtime.close()
-        ledger.close()
+    with _opened(settings) as ledger:
+        runtime = ProjectionRuntime(settings, ledger)
+        try:
+            yield ledger, runtime
+        finally:
+            runtime.close()
 
 
 def _names(runtime, name: str) -> list[str]:  # noqa: ANN001
@@ -184,15 +193,13 @@ def cmd_tokens_issue(settings: Settings, args: argparse.Namespace) -> int:
     if args.event_type:
         scope["event_types"] = args.event_type
     expires = datetime.now(UTC) + timedelta(days=args.expires_in_days) if args.expires_in_days else None
-    ledger = _ledger(settings)
-    try:
-        result, token = ledger.issue_token(subject=args.subject, org=args.grant_org, role=args.role, scope=scope,
-                                           expires_at=expires, label=args.label, prov=_operator(args))
-    except LedgerError as e:
-        print(f"refused: {e}", file=sys.stderr)
-        return 1
-    finally:
-        ledger.close()
+    with _opened(settings) as ledger:
+        try:
+            result, token = ledger.issue_token(subject=args.subject, org=args.grant_org, role=args.role,
+                                               scope=scope, expires_at=expires, label=args.label, prov=_operator(args))
+        except LedgerError as e:
+            print(f"refused: {e}", file=sys.stderr)
+            return 1
     print(f"grant {result.ids['grant_id']}: {args.role} {args.subject} ({args.grant_org}) scope {scope or '{}'}"
           + (f", expires {expires:%Y-%m-%d %H:%M} UTC" if expires else ""))
     print("token (shown once; only its hash is kept):")
@@ -201,11 +208,8 @@ def cmd_tokens_issue(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_tokens_list(settings: Settings, args: argparse.Namespace) -> int:
-    ledger = _ledger(settings)
-    try:
+    with _opened(settings) as ledger:
         grants = ledger.grants()
-    finally:
-        ledger.close()
     print(f"{'grant':<36}  {'role':<17} {'subject':<20} {'org':<14} {'state':<8} issued by")
     for g in grants:
         state = "revoked" if g["revoked_at"] else "active"
@@ -219,14 +223,12 @@ def cmd_tokens_revoke(settings: Settings, args: argparse.Namespace) -> int:
 
     from .domain import LedgerError
 
-    ledger = _ledger(settings)
-    try:
-        ledger.revoke_token(grant_id=UUID(args.grant_id), reason=args.reason, prov=_operator(args))
-    except (LedgerError, ValueError) as e:
-        print(f"refused: {e}", file=sys.stderr)
-        return 1
-    finally:
-        ledger.close()
+    with _opened(settings) as ledger:
+        try:
+            ledger.revoke_token(grant_id=UUID(args.grant_id), reason=args.reason, prov=_operator(args))
+        except (LedgerError, ValueError) as e:
+            print(f"refused: {e}", file=sys.stderr)
+            return 1
     print(f"grant {args.grant_id} revoked; its token is refused from the next request on")
     return 0
 

@@ -7,18 +7,13 @@ Rows are append-only, keyed by the read (or by the opening's position).
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 from uuid import UUID
 
 from ledger.domain import BreakGlass, RecordAccess
 
-from .base import Projection, Rows
+from .base import Projection, Rows, utc_text
 from .db import ProjectionDB, Tx
-
-
-def _utc(moment: Any) -> str:
-    return moment.astimezone(UTC).isoformat()
 
 
 class AccessLog(Projection):
@@ -27,7 +22,7 @@ class AccessLog(Projection):
     handlers = {
         RecordAccess.Read: "read",
         BreakGlass.Opened: "opened",
-        BreakGlass.Reopened: "opened",
+        BreakGlass.Reopened: "reopened",
     }
 
     def apply(self, tx: Tx, events: list[tuple[int, Any]]) -> None:
@@ -45,21 +40,24 @@ class AccessLog(Projection):
             "access_id": str(e.originator_id), "position": pos, "person_id": str(e.person_id),
             "grant_id": str(e.grant_id), "actor": e.actor, "org": e.org, "role": e.role, "route": e.route,
             "purpose": e.purpose, "break_glass_id": str(e.break_glass_id) if e.break_glass_id else None,
-            "read_at": _utc(e.timestamp),
+            "read_at": utc_text(e.timestamp),
         })
 
     def opened(self, e: Any, pos: int, reads: Rows, openings: Rows, firsts: dict) -> None:
-        glass_id = str(e.originator_id)
-        first = firsts.get(glass_id) or {}
-        row = {
-            "position": pos, "break_glass_id": glass_id,
-            "person_id": str(e.person_id) if hasattr(e, "person_id") else first["person_id"],
-            "grant_id": str(e.grant_id) if hasattr(e, "grant_id") else first["grant_id"],
-            "actor": e.actor, "org": e.org, "role": e.role if hasattr(e, "role") else first["role"],
-            "reason": e.reason, "opened_at": _utc(e.timestamp), "expires_at": _utc(e.expires_at),
-        }
-        firsts.setdefault(glass_id, row)
-        openings.put(row)
+        first = {"person_id": str(e.person_id), "grant_id": str(e.grant_id), "role": e.role}
+        firsts.setdefault(str(e.originator_id), first)
+        self._opening(e, pos, openings, first)
+
+    def reopened(self, e: Any, pos: int, reads: Rows, openings: Rows, firsts: dict) -> None:
+        self._opening(e, pos, openings, firsts[str(e.originator_id)])
+
+    @staticmethod
+    def _opening(e: Any, pos: int, openings: Rows, first: dict) -> None:
+        openings.put({
+            "position": pos, "break_glass_id": str(e.originator_id), "person_id": first["person_id"],
+            "grant_id": first["grant_id"], "role": first["role"], "actor": e.actor, "org": e.org,
+            "reason": e.reason, "opened_at": utc_text(e.timestamp), "expires_at": utc_text(e.expires_at),
+        })
 
 
 class AccessLogQueries:

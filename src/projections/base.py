@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from eventsourcing.utils import get_topic
 
 from .db import Tx
+
+
+def utc_text(moment: datetime) -> str:
+    """A moment as projections store it: ISO 8601 in UTC, so rows sort and compare as text."""
+    return moment.astimezone(UTC).isoformat()
 
 
 class Rows:

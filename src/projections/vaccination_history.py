@@ -10,7 +10,7 @@ their valid doses (and those of records merged into them) under the series polic
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,14 +18,10 @@ from ledger.domain import Person
 from ledger.domain.person import local_day
 from ledger.policies.vaccines import DoseFact, series_state
 
-from .base import Projection, Rows
+from .base import Projection, Rows, utc_text
 from .db import ProjectionDB, Tx
 
 P = Person
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
 
 
 class VaccinationHistory(Projection):
@@ -123,7 +119,7 @@ class VaccinationHistory(Projection):
                 "lot_id": str(e.lot_id),
                 "lot_number": e.lot_number,
                 "facility_id": str(e.facility_id),
-                "administered_at": _utc(e.administered_at),
+                "administered_at": utc_text(e.administered_at),
                 "administered_on": local_day(e.administered_at),
                 "kind": e.kind,
                 "dose_number": e.dose_number,
@@ -151,7 +147,7 @@ class VaccinationHistory(Projection):
         row = doses.get(str(e.dose_id))
         if "administered_at" in e.changes:
             moment = datetime.fromisoformat(e.changes["administered_at"])
-            row["administered_at"], row["administered_on"] = _utc(moment), local_day(moment)
+            row["administered_at"], row["administered_on"] = utc_text(moment), local_day(moment)
         if "lot_id" in e.changes:
             row["lot_id"], row["lot_number"] = e.changes["lot_id"], e.changes["lot_number"]
         row["corrected"] = True
