@@ -119,9 +119,22 @@ class Ledger(Application):
 
     def events_after(self, after: int, *, stop: int, topics: Sequence[str], limit: int) -> list[tuple[int, Any]]:
         """Up to `limit` decoded events of `topics` after position `after` and not after `stop`, with their
-        positions: what the projection engine reads."""
+        positions."""
         decode = self.mapper.decode
         return [(p, decode(t, o, v, s)) for p, o, v, t, s in self.recorder.select_rows(after, stop, topics, limit)]
+
+    def stored_after(self, after: int, *, stop: int, topics: Sequence[str], limit: int) -> list[tuple[int, dict]]:
+        """Like `events_after`, each event as the log stores it: its fields as plain JSON (ids, dates and
+        times as strings), upcast, with `topic`, `originator_id` and `originator_version` added.
+        What the projection engine reads: read models keep ids and times as text, so building
+        typed domain events only to turn them back into text would cost most of a rebuild."""
+        state_of = self.mapper.stored_state
+        out = []
+        for p, o, v, t, s in self.recorder.select_rows(after, stop, topics, limit):
+            state = state_of(t, o, v, s)
+            state["topic"], state["originator_id"], state["originator_version"] = t, o, v
+            out.append((p, state))
+        return out
 
     def _load(self, cls: type[A], aggregate_id: UUID, *, kind: str, field: str | None = None) -> A:
         """Load an aggregate; unknown ids are 404 (`field=None`, an id in the path) or 422 (`field`)."""

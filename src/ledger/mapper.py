@@ -103,6 +103,21 @@ class PlainJSONMapper(Mapper):
     def decode(self, topic: str, originator_id: UUID | str, originator_version: int, data: bytes) -> Any:
         """The domain event of one stored row (not a snapshot), without building a `StoredEvent` first."""
         cls = resolve_topic(topic)
+        state = self.stored_state(topic, originator_id, originator_version, data)
+        for name, convert in _field_converters(cls):
+            value = state.get(name)
+            if isinstance(value, str):
+                state[name] = convert(value)
+        state["originator_id"] = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+        state["originator_version"] = originator_version
+        event = object.__new__(cls)
+        object.__setattr__(event, "__dict__", state)
+        return event
+
+    def stored_state(self, topic: str, originator_id: UUID | str, originator_version: int, data: bytes) -> dict:
+        """The JSON state of one stored event (not a snapshot), upcast to its class's current version:
+        the event's fields as plain JSON (ids, dates and times as strings), without its id and version."""
+        cls = resolve_topic(topic)
         try:
             if self.cipher:
                 data = self.cipher.decrypt(data)
@@ -118,12 +133,4 @@ class PlainJSONMapper(Mapper):
         while from_version < class_version:
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
             from_version += 1
-        for name, convert in _field_converters(cls):
-            value = state.get(name)
-            if isinstance(value, str):
-                state[name] = convert(value)
-        state["originator_id"] = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
-        state["originator_version"] = originator_version
-        event = object.__new__(cls)
-        object.__setattr__(event, "__dict__", state)
-        return event
+        return state

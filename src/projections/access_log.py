@@ -7,13 +7,14 @@ Rows are append-only, keyed by the read (or by the opening's position).
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from ledger.domain import BreakGlass, RecordAccess
 
-from .base import Projection, Rows, utc_text
+from .base import Fact, Projection, Rows, utc_text
 from .db import ProjectionDB, Tx
+
+_REOPENED = Projection.topics_of(BreakGlass.Reopened)
 
 
 class AccessLog(Projection):
@@ -25,36 +26,36 @@ class AccessLog(Projection):
         BreakGlass.Reopened: "reopened",
     }
 
-    def apply(self, tx: Tx, events: list[tuple[int, Any]]) -> None:
+    def apply(self, tx: Tx, events: list[tuple[int, Fact]]) -> None:
         reads = Rows(tx, "access_reads", ("access_id",))
         openings = Rows(tx, "access_break_glass", ("position",))
-        glass = {str(e.originator_id) for _, e in events if isinstance(e, BreakGlass.Reopened)}
+        glass = {e.originator_id for _, e in events if e.topic in _REOPENED}
         # A reopening names only the aggregate: its person, grant and role come from the first opening.
         firsts = {r["break_glass_id"]: r for r in tx.fetch_in("access_break_glass", "break_glass_id", sorted(glass))}
         self.dispatch(events, reads, openings, firsts)
         reads.flush()
         openings.flush()
 
-    def read(self, e: Any, pos: int, reads: Rows, openings: Rows, firsts: dict) -> None:
+    def read(self, e: Fact, pos: int, reads: Rows, openings: Rows, firsts: dict) -> None:
         reads.put({
-            "access_id": str(e.originator_id), "position": pos, "person_id": str(e.person_id),
-            "grant_id": str(e.grant_id), "actor": e.actor, "org": e.org, "role": e.role, "route": e.route,
-            "purpose": e.purpose, "break_glass_id": str(e.break_glass_id) if e.break_glass_id else None,
+            "access_id": e.originator_id, "position": pos, "person_id": e.person_id,
+            "grant_id": e.grant_id, "actor": e.actor, "org": e.org, "role": e.role, "route": e.route,
+            "purpose": e.purpose, "break_glass_id": e.break_glass_id,
             "read_at": utc_text(e.timestamp),
         })
 
-    def opened(self, e: Any, pos: int, reads: Rows, openings: Rows, firsts: dict) -> None:
-        first = {"person_id": str(e.person_id), "grant_id": str(e.grant_id), "role": e.role}
-        firsts.setdefault(str(e.originator_id), first)
+    def opened(self, e: Fact, pos: int, reads: Rows, openings: Rows, firsts: dict) -> None:
+        first = {"person_id": e.person_id, "grant_id": e.grant_id, "role": e.role}
+        firsts.setdefault(e.originator_id, first)
         self._opening(e, pos, openings, first)
 
-    def reopened(self, e: Any, pos: int, reads: Rows, openings: Rows, firsts: dict) -> None:
-        self._opening(e, pos, openings, firsts[str(e.originator_id)])
+    def reopened(self, e: Fact, pos: int, reads: Rows, openings: Rows, firsts: dict) -> None:
+        self._opening(e, pos, openings, firsts[e.originator_id])
 
     @staticmethod
-    def _opening(e: Any, pos: int, openings: Rows, first: dict) -> None:
+    def _opening(e: Fact, pos: int, openings: Rows, first: dict) -> None:
         openings.put({
-            "position": pos, "break_glass_id": str(e.originator_id), "person_id": first["person_id"],
+            "position": pos, "break_glass_id": e.originator_id, "person_id": first["person_id"],
             "grant_id": first["grant_id"], "role": first["role"], "actor": e.actor, "org": e.org,
             "reason": e.reason, "opened_at": utc_text(e.timestamp), "expires_at": utc_text(e.expires_at),
         })

@@ -3,17 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from eventsourcing.utils import get_topic
 
+from ledger.domain.person import local_day
+
 from .db import Tx
 
 
-def utc_text(moment: datetime) -> str:
-    """A moment as projections store it: ISO 8601 in UTC, so rows sort and compare as text."""
+def utc_text(moment: datetime | str) -> str:
+    """A moment as projections store it: ISO 8601 in UTC, so rows sort and compare as text.
+
+    Takes the stored form too (an ISO string; the log writes UTC ones with `+00:00`, which pass
+    through unparsed) or a datetime."""
+    if isinstance(moment, str):
+        if moment.endswith("+00:00"):
+            return moment
+        moment = datetime.fromisoformat(moment)
     return moment.astimezone(UTC).isoformat()
+
+
+def utc_text_and_day(moment: str) -> tuple[str, date]:
+    """A stored moment (an ISO string) as `utc_text` gives it, and its local calendar day as the
+    domain's `local_day` gives it: parsed once for both."""
+    parsed = datetime.fromisoformat(moment)
+    return parsed.astimezone(UTC).isoformat(), local_day(parsed)
+
+
+class Fact:
+    """One event as a projection sees it: the fields the log stores, as attributes, in their JSON
+    form (ids, dates and times as ISO strings; nested lists and dicts as stored), with `topic`,
+    `originator_id` and `originator_version`. Read models keep ids and times as text, so
+    handlers take them as they are, without typed domain events in between."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.__dict__ = state
 
 
 class Rows:
@@ -39,6 +65,9 @@ class Rows:
         """Load the rows whose `column` (default: the single key column) is one of `values`."""
         column = column or self.key[0]
         wanted = {v for v in values if (v,) not in self._loaded} if column == self.key[0] else set(values)
+        emptied = self.tx.emptied.get(self.table)
+        if emptied is not None:
+            wanted = emptied.may_exist(column, wanted)
         if not wanted:
             return
         for row in self.tx.fetch_in(self.table, column, sorted(wanted)):
@@ -64,15 +93,25 @@ class Rows:
         self.dirty.add(self._k(row))
 
     def flush(self) -> None:
-        self.tx.upsert(self.table, self.key, [self.rows[k] for k in sorted(self.dirty)])
+        keys = sorted(self.dirty)
         self.dirty.clear()
+        emptied = self.tx.emptied.get(self.table)
+        if emptied is None:
+            self.tx.upsert(self.table, self.key, [self.rows[k] for k in keys])
+            return
+        # In a table this transaction emptied, a key it never wrote is not there: a plain insert.
+        new = [self.rows[k] for k in keys if emptied.is_new(k)]
+        self.tx.insert(self.table, new)
+        self.tx.upsert(self.table, self.key, [self.rows[k] for k in keys if not emptied.is_new(k)])
+        emptied.wrote(keys, [self.rows[k] for k in keys])
 
 
 class Projection:
     """A read model kept up to date from the log by the engine.
 
     Subclasses set `name`, `tables` (table -> primary key columns, in digest order) and
-    `handlers` (event class -> method name); the topics they read follow from `handlers`.
+    `handlers` (event class -> method name); the topics they read follow from `handlers`, and
+    each handler gets the event as a `Fact`.
     `apply` must be deterministic: the same events give the same rows, whether they come
     in one batch or many.
     """
@@ -85,11 +124,16 @@ class Projection:
     def topics(self) -> tuple[str, ...]:
         return tuple(sorted(get_topic(cls) for cls in self.handlers))
 
-    def apply(self, tx: Tx, events: list[tuple[int, Any]]) -> None:
+    @staticmethod
+    def topics_of(*classes: type) -> frozenset[str]:
+        """The topics of event classes, to test a `Fact`'s `topic` against."""
+        return frozenset(get_topic(cls) for cls in classes)
+
+    def apply(self, tx: Tx, events: list[tuple[int, Fact]]) -> None:
         raise NotImplementedError
 
-    def dispatch(self, events: list[tuple[int, Any]], *args: Any) -> None:
+    def dispatch(self, events: list[tuple[int, Fact]], *args: Any) -> None:
         """Call each event's handler in log order."""
-        handlers: dict[type, Callable] = {cls: getattr(self, name) for cls, name in self.handlers.items()}
+        handlers: dict[str, Callable] = {get_topic(cls): getattr(self, name) for cls, name in self.handlers.items()}
         for position, event in events:
-            handlers[type(event)](event, position, *args)
+            handlers[event.topic](event, position, *args)

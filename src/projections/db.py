@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,67 @@ def quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
+class Emptied:
+    """What a transaction wrote to a table it emptied (a rebuild): the keys, and the values of each
+    column that `Rows` has looked rows up by.
+
+    With it, a lookup asks the table only for values this transaction wrote (nothing else can be
+    there), and a row whose key was never written is inserted without a merge. A column first
+    looked up after rows were written is not tracked (every lookup by it queries), and tracking
+    stops, falling back to queries and merges, beyond `limit` keys, so memory stays bounded.
+    """
+
+    def __init__(self, limit: int = 5_000_000) -> None:
+        self.limit = limit
+        self.keys: set[tuple] | None = set()
+        #: column -> values written; None: untracked (query every time)
+        self.values: dict[str, set | None] = {}
+
+    def may_exist(self, column: str, wanted: set) -> set:
+        """The subset of `wanted` that a lookup by `column` could find in the table."""
+        if self.keys is None:
+            return wanted
+        if column not in self.values:
+            self.values[column] = set() if not self.keys else None
+        written = self.values[column]
+        return wanted if written is None else wanted & written
+
+    def is_new(self, key: tuple) -> bool:
+        return self.keys is not None and key not in self.keys
+
+    def wrote(self, keys: list[tuple], rows: Sequence[dict[str, Any]]) -> None:
+        if self.keys is None:
+            return
+        self.keys.update(keys)
+        if len(self.keys) > self.limit:
+            self.keys, self.values = None, {}
+            return
+        for column, written in self.values.items():
+            if written is not None:
+                written.update(row[column] for row in rows)
+
+
 class Tx:
     """A transaction on the projection store."""
 
     dialect: str
+    #: tables this transaction emptied (`empty`), with what it wrote to them since.
+    emptied: dict[str, Emptied]
+
+    def empty(self, table: str) -> None:
+        """Delete every row of `table`, and track what this transaction writes to it from now on."""
+        self.execute(f"DELETE FROM {quote_ident(table)}")
+        self.emptied[table] = Emptied()
+
+    def insert(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows whose keys are not in the table."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        cols = ", ".join(quote_ident(c) for c in columns)
+        marks = ", ".join(["%s"] * len(columns))
+        self.executemany(f"INSERT INTO {quote_ident(table)} ({cols}) VALUES ({marks})",
+                         [[row[c] for c in columns] for row in rows])
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         raise NotImplementedError
@@ -103,6 +161,7 @@ class _SQLiteTx(Tx):
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self.emptied = {}
 
     @staticmethod
     def _sql(sql: str) -> str:
@@ -195,6 +254,7 @@ class _PostgresTx(Tx):
 
         self.conn = conn
         self.cur = conn.cursor(row_factory=dict_row)
+        self.emptied = {}
         #: connection -> tables whose staging table exists in that session (shared by the database's transactions).
         self.staged = staged if staged is not None else weakref.WeakKeyDictionary()
 
@@ -215,6 +275,21 @@ class _PostgresTx(Tx):
             return []
         return self.fetch(f"SELECT * FROM {quote_ident(table)} WHERE {quote_ident(column)} = ANY(%s)", (values,))
 
+    def insert(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        if len(rows) < COPY_UPSERT_MIN_ROWS:
+            super().insert(table, rows)
+            return
+        columns = list(rows[0])
+        self._copy(quote_ident(table), columns, rows)
+
+    def _copy(self, target: str, columns: list[str], rows: Sequence[dict[str, Any]]) -> None:
+        cols = ", ".join(quote_ident(c) for c in columns)
+        values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+        with self.cur.copy(f"COPY {target} ({cols}) FROM STDIN") as copy:
+            write = copy.write_row
+            for row in rows:
+                write(values(row))
+
     def upsert(self, table: str, key: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
         """COPY the rows into a session-local staging table, then one `INSERT ... SELECT ... ON CONFLICT`.
 
@@ -233,11 +308,8 @@ class _PostgresTx(Tx):
             # Temporary: private to this connection, gone with it; emptied after every merge.
             self.cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {quote_ident(table)})")
             self.staged[self.conn].add(table)
+        self._copy(stage, columns, rows)
         cols = ", ".join(quote_ident(c) for c in columns)
-        with self.cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-            write = copy.write_row
-            for row in rows:
-                write([row[c] for c in columns])
         updates = ", ".join(f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in columns if c not in key)
         conflict = ", ".join(quote_ident(c) for c in key)
         self.cur.execute(f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM {stage}"

@@ -29,7 +29,7 @@ import orjson
 
 from ledger.application import Ledger
 
-from .base import Projection
+from .base import Fact, Projection
 from .db import ProjectionDB, Tx, quote_ident
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ class ProjectionEngine:
 
     def _read(self, projection: Projection, after: int, head: int, limit: int) -> tuple[list[tuple[int, Any]], int]:
         """Decoded events after `after` up to `head`, and the position this batch reaches."""
-        events = self.ledger.events_after(after, stop=head, topics=projection.topics, limit=limit)
+        events = [(p, Fact(state)) for p, state in
+                  self.ledger.stored_after(after, stop=head, topics=projection.topics, limit=limit)]
         reached = events[-1][0] if len(events) == limit else head
         return events, reached
 
@@ -131,7 +132,7 @@ class ProjectionEngine:
         with self.db.transaction() as tx, ThreadPoolExecutor(1, thread_name_prefix=f"rebuild-{name}") as reader:
             tx.lock_position(name)
             for table in projection.tables:
-                tx.execute(f"DELETE FROM {quote_ident(table)}")
+                tx.empty(table)
             head = self.ledger.head()
             # On PostgreSQL the next batch is read and decoded (its own connection) while this one is
             # applied. SQLite keeps one thread: its embedded stores gain nothing from it.
@@ -185,15 +186,21 @@ class ProjectionEngine:
             order = ", ".join(quote_ident(c) for c in key)
             h.update(table.encode() + b"\n")
             names, rows = tx.fetch_tuples(f"SELECT * FROM {quote_ident(table)} ORDER BY {order}")
-            # Each row as a dict with its keys in sorted order; only values that are not plain JSON
-            # already go through _canonical. Same bytes as dumping {k: _canonical(v)} of sorted items.
+            if not rows:
+                continue
+            # Each row as a dict with its keys in sorted order: the same bytes as dumping
+            # {k: _canonical(v)} of its sorted items. Worked column by column, so only the columns
+            # holding values that are not plain JSON already go through _canonical.
             order_ix = sorted(range(len(names)), key=names.__getitem__)
+            columns = list(zip(*rows, strict=True))
+            columns = [
+                col if _PLAIN.issuperset(map(type, col)) else [_canonical(v) for v in col]
+                for col in (columns[i] for i in order_ix)
+            ]
             keys = [names[i] for i in order_ix]
             dumps, update = orjson.dumps, h.update
-            for row in rows:
-                values = [row[i] for i in order_ix]
-                canonical = dict(zip(keys, [v if type(v) in _PLAIN else _canonical(v) for v in values], strict=True))
-                update(dumps(canonical) + b"\n")
+            for values in zip(*columns, strict=True):
+                update(dumps(dict(zip(keys, values, strict=True))) + b"\n")
         return h.hexdigest()
 
     # -- running ---------------------------------------------------------------------------------

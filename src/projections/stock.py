@@ -11,7 +11,7 @@ from uuid import UUID
 
 from ledger.domain import Facility, StockCard, Transfer, VaccineLot
 
-from .base import Projection, Rows
+from .base import Fact, Projection, Rows
 from .db import ProjectionDB, Tx
 
 S, T = StockCard, Transfer
@@ -47,7 +47,7 @@ class Stock(Projection):
         T.Cancelled: "transfer_cancelled",
     }
 
-    def apply(self, tx: Tx, events: list[tuple[int, Any]]) -> None:
+    def apply(self, tx: Tx, events: list[tuple[int, Fact]]) -> None:
         tables = {
             "facilities": Rows(tx, "stock_facilities", ("facility_id",)),
             "lots": Rows(tx, "stock_lots", ("lot_id",)),
@@ -55,13 +55,11 @@ class Stock(Projection):
             "adjustments": Rows(tx, "stock_adjustments", ("card_id", "reason")),
             "lines": Rows(tx, "stock_transfer_lines", ("transfer_id", "lot_id")),
         }
-        ids = {str(e.originator_id) for _, e in events}
-        card_ids = {str(e.originator_id) for _, e in events if isinstance(e, S.Event)}
-        tables["lots"].load({str(e.originator_id) for _, e in events if isinstance(e, VaccineLot.Event)})
+        ids = {e.originator_id for _, e in events}
+        card_ids = {e.originator_id for _, e in events if e.topic in _CARD_TOPICS}
+        tables["lots"].load({e.originator_id for _, e in events if e.topic in _LOT_TOPICS})
         tables["levels"].load(card_ids)
-        tables["adjustments"].load(
-            {str(e.originator_id) for _, e in events if isinstance(e, S.Adjusted)}, column="card_id"
-        )
+        tables["adjustments"].load({e.originator_id for _, e in events if e.topic in _ADJUSTED}, column="card_id")
         tables["lines"].load({i for i in ids if i not in card_ids}, column="transfer_id")
         self.dispatch(events, tables)
         for rows in tables.values():
@@ -69,105 +67,110 @@ class Stock(Projection):
 
     # -- reference ------------------------------------------------------------------------------------
 
-    def facility_registered(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def facility_registered(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         t["facilities"].put(
             {
-                "facility_id": str(e.originator_id), "code": e.code, "name": e.name, "kind": e.kind,
+                "facility_id": e.originator_id, "code": e.code, "name": e.name, "kind": e.kind,
                 "province_code": e.province_code, "district_code": e.district_code, "ward_code": e.ward_code,
-                "parent_id": str(e.parent_id) if e.parent_id else None,
+                "parent_id": e.parent_id,
             }
         )
 
-    def lot_registered(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def lot_registered(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         t["lots"].put(
             {
-                "lot_id": str(e.originator_id), "vaccine": e.vaccine, "manufacturer": e.manufacturer,
+                "lot_id": e.originator_id, "vaccine": e.vaccine, "manufacturer": e.manufacturer,
                 "lot_number": e.lot_number, "expiry": e.expiry, "doses_per_vial": e.doses_per_vial,
                 "recalled": False,
             }
         )
 
-    def lot_recalled(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
-        row = t["lots"].get(str(e.originator_id))
+    def lot_recalled(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
+        row = t["lots"].get(e.originator_id)
         row["recalled"] = True
         t["lots"].touch(row)
 
-    def lot_expiry_extended(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
-        row = t["lots"].get(str(e.originator_id))
+    def lot_expiry_extended(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
+        row = t["lots"].get(e.originator_id)
         row["expiry"] = e.expiry
         t["lots"].touch(row)
 
     # -- stock cards ----------------------------------------------------------------------------------
 
-    def card_opened(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def card_opened(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         t["levels"].put(
-            {"card_id": str(e.originator_id), "lot_id": str(e.lot_id), "facility_id": str(e.facility_id),
+            {"card_id": e.originator_id, "lot_id": e.lot_id, "facility_id": e.facility_id,
              **dict.fromkeys(_COUNTERS, 0)}
         )
 
-    def _add(self, t: dict[str, Rows], e: Any, **deltas: int) -> None:
-        row = t["levels"].get(str(e.originator_id))
+    def _add(self, t: dict[str, Rows], e: Fact, **deltas: int) -> None:
+        row = t["levels"].get(e.originator_id)
         for column, delta in deltas.items():
             row[column] += delta
         t["levels"].touch(row)
 
-    def card_received(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def card_received(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         column = "transferred_in" if e.transfer_id else "received"
         self._add(t, e, on_hand=e.quantity, **{column: e.quantity})
 
-    def card_dispatched(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def card_dispatched(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         self._add(t, e, on_hand=-e.quantity, dispatched=e.quantity)
 
-    def card_returned(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def card_returned(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         self._add(t, e, on_hand=e.quantity, returned=e.quantity)
 
-    def card_adjusted(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def card_adjusted(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         if e.delta > 0:
             self._add(t, e, on_hand=e.delta, adjusted_in=e.delta)
         else:
             self._add(t, e, on_hand=e.delta, adjusted_out=-e.delta)
-        key = (str(e.originator_id), e.reason)
+        key = (e.originator_id, e.reason)
         row = t["adjustments"].get(*key) or t["adjustments"].put(
             {"card_id": key[0], "reason": key[1], "quantity_in": 0, "quantity_out": 0}
         )
         row["quantity_in" if e.delta > 0 else "quantity_out"] += abs(e.delta)
         t["adjustments"].touch(row)
 
-    def card_counted(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def card_counted(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         self._add(t, e, on_hand=e.difference, count_difference=e.difference)
 
-    def card_reversed(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def card_reversed(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         self._add(t, e, on_hand=e.delta, reversed=e.delta)
 
-    def card_administered(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def card_administered(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         self._add(t, e, on_hand=-1, administered=1)
 
-    def card_consumption_reversed(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def card_consumption_reversed(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         self._add(t, e, on_hand=1, administered=-1)
 
     # -- transfers ------------------------------------------------------------------------------------
 
-    def transfer_dispatched(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def transfer_dispatched(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         for line in e.lines:
             t["lines"].put(
                 {
-                    "transfer_id": str(e.originator_id), "lot_id": line["lot_id"],
-                    "document_number": e.document_number, "source_id": str(e.source_id),
-                    "destination_id": str(e.destination_id), "dispatched": line["quantity"], "received": None,
+                    "transfer_id": e.originator_id, "lot_id": line["lot_id"],
+                    "document_number": e.document_number, "source_id": e.source_id,
+                    "destination_id": e.destination_id, "dispatched": line["quantity"], "received": None,
                     "discrepancy_reason": None, "status": "in_transit",
                 }
             )
 
-    def transfer_received(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
+    def transfer_received(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
         for line in e.lines:
-            row = t["lines"].get(str(e.originator_id), line["lot_id"])
+            row = t["lines"].get(e.originator_id, line["lot_id"])
             row.update(received=line["received"], discrepancy_reason=line["discrepancy_reason"], status="received")
             t["lines"].touch(row)
 
-    def transfer_cancelled(self, e: Any, pos: int, t: dict[str, Rows]) -> None:
-        for row in t["lines"].where(transfer_id=str(e.originator_id)):
+    def transfer_cancelled(self, e: Fact, pos: int, t: dict[str, Rows]) -> None:
+        for row in t["lines"].where(transfer_id=e.originator_id):
             row["status"] = "cancelled"
             t["lines"].touch(row)
+
+
+_CARD_TOPICS = Stock.topics_of(*(cls for cls in Stock.handlers if issubclass(cls, S.Event)))
+_LOT_TOPICS = Stock.topics_of(*(cls for cls in Stock.handlers if issubclass(cls, VaccineLot.Event)))
+_ADJUSTED = Stock.topics_of(S.Adjusted)
 
 
 _LEVEL_SELECT = """

@@ -10,15 +10,13 @@ their valid doses (and those of records merged into them) under the series polic
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from ledger.domain import Person
-from ledger.domain.person import local_day
 from ledger.policies.vaccines import DoseFact, series_state
 
-from .base import Projection, Rows, utc_text
+from .base import Fact, Projection, Rows, utc_text_and_day
 from .db import ProjectionDB, Tx
 
 P = Person
@@ -40,11 +38,11 @@ class VaccinationHistory(Projection):
         P.DoseCorrected: "dose_corrected",
     }
 
-    def apply(self, tx: Tx, events: list[tuple[int, Any]]) -> None:
+    def apply(self, tx: Tx, events: list[tuple[int, Fact]]) -> None:
         people = Rows(tx, "vh_people", ("person_id",))
         doses = Rows(tx, "vh_doses", ("dose_id",))
-        people.load({str(e.originator_id) for _, e in events})
-        doses.load({str(e.dose_id) for _, e in events if hasattr(e, "dose_id")})
+        people.load({e.originator_id for _, e in events})
+        doses.load({e.dose_id for _, e in events if "dose_id" in e.__dict__})
         touched: set[str] = set()
         self.dispatch(events, people, doses, touched)
         # The recompute works on the same in-memory rows, so each row is written once per batch.
@@ -54,12 +52,11 @@ class VaccinationHistory(Projection):
 
     # -- handlers ------------------------------------------------------------------------------------
 
-    def registered(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
-        pid = str(e.originator_id)
+    def registered(self, e: Fact, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
         people.put(
             {
-                "person_id": pid,
-                "birth_year": e.date_of_birth.year,
+                "person_id": e.originator_id,
+                "birth_year": int(e.date_of_birth[:4]),
                 "sex": e.sex,
                 "province_code": e.address.get("province_code"),
                 "district_code": e.address.get("district_code"),
@@ -77,11 +74,11 @@ class VaccinationHistory(Projection):
             }
         )
 
-    def details_corrected(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
-        row = people.get(str(e.originator_id))
+    def details_corrected(self, e: Fact, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = people.get(e.originator_id)
         for name, value in e.changes.items():
             if name == "date_of_birth":
-                row["birth_year"] = (datetime.fromisoformat(value) if isinstance(value, str) else value).year
+                row["birth_year"] = int(value[:4])
             elif name == "sex":
                 row[name] = value
             elif name == "address":
@@ -89,38 +86,39 @@ class VaccinationHistory(Projection):
                     row[part] = value.get(part)
         people.touch(row)
 
-    def identity_verified(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
-        row = people.get(str(e.originator_id))
+    def identity_verified(self, e: Fact, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = people.get(e.originator_id)
         row["verification"] = e.result
         people.touch(row)
 
-    def merged_into(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
-        row = people.get(str(e.originator_id))
-        row["merged_into"] = str(e.into_person_id)
+    def merged_into(self, e: Fact, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = people.get(e.originator_id)
+        row["merged_into"] = e.into_person_id
         people.touch(row)
         touched.update((row["person_id"], row["merged_into"]))
 
-    def merge_absorbed(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
-        touched.add(str(e.originator_id))
+    def merge_absorbed(self, e: Fact, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        touched.add(e.originator_id)
 
-    def merge_reverted(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
-        row = people.get(str(e.originator_id))
-        if row["merged_into"] == str(e.other_person_id):
+    def merge_reverted(self, e: Fact, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = people.get(e.originator_id)
+        if row["merged_into"] == e.other_person_id:
             row["merged_into"] = None
             people.touch(row)
-        touched.update((row["person_id"], str(e.other_person_id)))
+        touched.update((row["person_id"], e.other_person_id))
 
-    def dose_administered(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+    def dose_administered(self, e: Fact, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        administered_at, administered_on = utc_text_and_day(e.administered_at)
         doses.put(
             {
-                "dose_id": str(e.dose_id),
-                "person_id": str(e.originator_id),
+                "dose_id": e.dose_id,
+                "person_id": e.originator_id,
                 "vaccine": e.vaccine,
-                "lot_id": str(e.lot_id),
+                "lot_id": e.lot_id,
                 "lot_number": e.lot_number,
-                "facility_id": str(e.facility_id),
-                "administered_at": utc_text(e.administered_at),
-                "administered_on": local_day(e.administered_at),
+                "facility_id": e.facility_id,
+                "administered_at": administered_at,
+                "administered_on": administered_on,
                 "kind": e.kind,
                 "dose_number": e.dose_number,
                 "interval_override_reason": (e.interval_override or {}).get("reason"),
@@ -130,29 +128,28 @@ class VaccinationHistory(Projection):
                 "observation_minutes": None,
             }
         )
-        touched.add(str(e.originator_id))
+        touched.add(e.originator_id)
 
-    def observation_completed(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
-        row = doses.get(str(e.dose_id))
+    def observation_completed(self, e: Fact, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = doses.get(e.dose_id)
         row["observation_minutes"] = e.minutes
         doses.touch(row)
 
-    def dose_voided(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
-        row = doses.get(str(e.dose_id))
+    def dose_voided(self, e: Fact, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = doses.get(e.dose_id)
         row["voided"], row["void_reason"], row["dose_number"] = True, e.reason, None
         doses.touch(row)
-        touched.update((str(e.originator_id), row["person_id"]))
+        touched.update((e.originator_id, row["person_id"]))
 
-    def dose_corrected(self, e: Any, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
-        row = doses.get(str(e.dose_id))
+    def dose_corrected(self, e: Fact, pos: int, people: Rows, doses: Rows, touched: set[str]) -> None:
+        row = doses.get(e.dose_id)
         if "administered_at" in e.changes:
-            moment = datetime.fromisoformat(e.changes["administered_at"])
-            row["administered_at"], row["administered_on"] = utc_text(moment), local_day(moment)
+            row["administered_at"], row["administered_on"] = utc_text_and_day(e.changes["administered_at"])
         if "lot_id" in e.changes:
             row["lot_id"], row["lot_number"] = e.changes["lot_id"], e.changes["lot_number"]
         row["corrected"] = True
         doses.touch(row)
-        touched.update((str(e.originator_id), row["person_id"]))
+        touched.update((e.originator_id, row["person_id"]))
 
     # -- series ---------------------------------------------------------------------------------------
 
