@@ -23,6 +23,10 @@ from ledger.settings import Settings
 IN_CHUNK = 500
 #: From this many rows, a PostgreSQL upsert goes through COPY and a staging table.
 COPY_UPSERT_MIN_ROWS = 64
+#: PostgreSQL type oids of text and varchar.
+_TEXT_OIDS = frozenset({25, 1043})
+#: Collations that order text by its UTF-8 bytes (code points), as SQLite's default does.
+_BYTEWISE_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8"})
 
 
 def quote_ident(name: str) -> str:
@@ -135,6 +139,40 @@ class Tx:
     def lock_position(self, name: str) -> int:
         """The projection's position, locked against other writers until the transaction ends."""
         raise NotImplementedError
+
+    def columns(self, table: str) -> list[str]:
+        names, _ = self.fetch_tuples(f"SELECT * FROM {quote_ident(table)} LIMIT 0")
+        return names
+
+    def table_text(self, table: str, columns: Sequence[str], key: Sequence[str]) -> Iterator[bytes]:
+        """The rows of `table` in `key` order (bytewise for text), `columns` of each as a line of
+        PostgreSQL's COPY text format: what `projections.engine` digests. Here, formatted in
+        Python exactly as the server would format our column types; PostgreSQL streams its own."""
+        cols = ", ".join(quote_ident(c) for c in columns)
+        order = ", ".join(quote_ident(c) for c in key)
+        _, rows = self.fetch_tuples(f"SELECT {cols} FROM {quote_ident(table)} ORDER BY {order}")
+        for i in range(0, len(rows), 1000):
+            yield "".join(
+                "\t".join([_copy_text(v) for v in row]) + "\n" for row in rows[i : i + 1000]
+            ).encode()
+
+
+#: COPY text format escapes (PostgreSQL's `CopyAttributeOutText`): backslash and these control characters.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+                               "\t": "\\t", "\v": "\\v"})
+
+
+def _copy_text(value: Any) -> str:
+    """One value as PostgreSQL's COPY text format writes it, for the column types projections use."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | date):
+        return str(value)
+    raise TypeError(f"no COPY text form for a projection value of type {type(value).__name__}")
 
 
 class ProjectionDB:
@@ -325,6 +363,21 @@ class _PostgresTx(Tx):
         row = self.fetch("SELECT position FROM projection_positions WHERE name = %s FOR UPDATE", (name,))
         return row[0]["position"] if row else 0
 
+    def table_text(self, table: str, columns: Sequence[str], key: Sequence[str]) -> Iterator[bytes]:
+        cur = self.conn.cursor()
+        cur.execute("SET LOCAL DateStyle = 'ISO'")  # dates as YYYY-MM-DD, whatever the server's default
+        cur.execute(f"SELECT * FROM {quote_ident(table)} LIMIT 0")
+        text = {d.name for d in cur.description if d.type_code in _TEXT_OIDS}
+        # Bytewise order for text keys, as SQLite sorts: the database's own when its collation is
+        # bytewise (then the primary key's index gives the order), else an explicit "C".
+        cur.execute("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+        if cur.fetchone()[0] in _BYTEWISE_COLLATIONS:
+            text = set()
+        order = ", ".join(quote_ident(c) + (' COLLATE "C"' if c in text else "") for c in key)
+        cols = ", ".join(quote_ident(c) for c in columns)
+        with cur.copy(f"COPY (SELECT {cols} FROM {quote_ident(table)} ORDER BY {order}) TO STDOUT") as copy:
+            for chunk in copy:
+                yield bytes(chunk)
 
 class PostgresProjectionDB(ProjectionDB):
     """Projections in the ledger's PostgreSQL database, through a psycopg pool."""

@@ -17,44 +17,27 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
-
-import orjson
 
 from ledger.application import Ledger
 
 from .base import Fact, Projection
-from .db import ProjectionDB, Tx, quote_ident
+from .db import ProjectionDB, Tx
 
 log = logging.getLogger(__name__)
 
 REBUILD_BATCH = 5000
+#: Batches a rebuild's reader may read ahead of the one being applied (PostgreSQL).
+READ_AHEAD = 3
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-#: Types `_canonical` returns unchanged (exact types: `bool` is not among them).
-_PLAIN = frozenset({str, int, float, type(None)})
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else str(value)
-    return value
 
 
 class ProjectionEngine:
@@ -129,18 +112,12 @@ class ProjectionEngine:
         then see the rebuilt ones at once. Returns the digest of the rebuilt rows.
         """
         projection = self.projection(name)
-        with self.db.transaction() as tx, ThreadPoolExecutor(1, thread_name_prefix=f"rebuild-{name}") as reader:
+        with self.db.transaction() as tx:
             tx.lock_position(name)
             for table in projection.tables:
                 tx.empty(table)
             head = self.ledger.head()
-            # On PostgreSQL the next batch is read and decoded (its own connection) while this one is
-            # applied. SQLite keeps one thread: its embedded stores gain nothing from it.
-            read = reader.submit if self.db.dialect == "postgresql" else _Done
-            ahead = read(self._read, projection, 0, head, REBUILD_BATCH) if head > 0 else None
-            while ahead is not None:
-                events, position = ahead.result()
-                ahead = read(self._read, projection, position, head, REBUILD_BATCH) if position < head else None
+            for events, position in self._batches(projection, head):
                 if events:
                     projection.apply(tx, events)
                 if progress:
@@ -149,6 +126,54 @@ class ProjectionEngine:
             digest = self._digest(tx, projection)
         self.catch_up(name)
         return digest
+
+    def _batches(self, projection: Projection, head: int) -> Iterator[tuple[list[tuple[int, Fact]], int]]:
+        """The projection's events up to `head` in batches of `REBUILD_BATCH`, with the position each reaches.
+
+        On PostgreSQL a reader thread (its own connection) reads and decodes up to `READ_AHEAD`
+        batches ahead, so reading overlaps applying, and the reader's decoding fills the time
+        the applier waits on the server. SQLite reads in line: its embedded store gains nothing.
+        """
+        if self.db.dialect != "postgresql":
+            position = 0
+            while position < head:
+                events, position = self._read(projection, position, head, REBUILD_BATCH)
+                yield events, position
+            return
+        ahead: queue.Queue = queue.Queue(READ_AHEAD)
+        stop = threading.Event()
+
+        def offer(item: object) -> None:
+            while not stop.is_set():
+                try:
+                    ahead.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        def produce() -> None:
+            position = 0
+            try:
+                while position < head and not stop.is_set():
+                    batch = self._read(projection, position, head, REBUILD_BATCH)
+                    position = batch[1]
+                    offer(batch)
+            except BaseException as e:  # handed to the consumer, which raises it
+                offer(e)
+
+        reader = threading.Thread(target=produce, name=f"rebuild-{projection.name}", daemon=True)
+        reader.start()
+        try:
+            position = 0
+            while position < head:
+                item = ahead.get()
+                if isinstance(item, BaseException):
+                    raise item
+                position = item[1]
+                yield item
+        finally:
+            stop.set()
+            reader.join()
 
     # -- observation -----------------------------------------------------------------------------
 
@@ -181,26 +206,16 @@ class ProjectionEngine:
 
     @staticmethod
     def _digest(tx: Tx, projection: Projection) -> str:
+        """SHA-256 over each table (in name order): its name, its column names (sorted, tab-separated),
+        then its rows in primary-key order as PostgreSQL's COPY text format writes them, columns
+        in that sorted order (`Tx.table_text`). The same rows give the same digest on either
+        backend, and an auditor can recompute it with `psql -c "COPY (SELECT ...) TO STDOUT"`."""
         h = hashlib.sha256()
-        for table, key in projection.tables.items():
-            order = ", ".join(quote_ident(c) for c in key)
-            h.update(table.encode() + b"\n")
-            names, rows = tx.fetch_tuples(f"SELECT * FROM {quote_ident(table)} ORDER BY {order}")
-            if not rows:
-                continue
-            # Each row as a dict with its keys in sorted order: the same bytes as dumping
-            # {k: _canonical(v)} of its sorted items. Worked column by column, so only the columns
-            # holding values that are not plain JSON already go through _canonical.
-            order_ix = sorted(range(len(names)), key=names.__getitem__)
-            columns = list(zip(*rows, strict=True))
-            columns = [
-                col if _PLAIN.issuperset(map(type, col)) else [_canonical(v) for v in col]
-                for col in (columns[i] for i in order_ix)
-            ]
-            keys = [names[i] for i in order_ix]
-            dumps, update = orjson.dumps, h.update
-            for values in zip(*columns, strict=True):
-                update(dumps(dict(zip(keys, values, strict=True))) + b"\n")
+        for table in sorted(projection.tables):
+            columns = sorted(tx.columns(table))
+            h.update(f"{table}\n{chr(9).join(columns)}\n".encode())
+            for chunk in tx.table_text(table, columns, projection.tables[table]):
+                h.update(chunk)
         return h.hexdigest()
 
     # -- running ---------------------------------------------------------------------------------
@@ -222,16 +237,6 @@ class ProjectionEngine:
                     waiter.wait(stop)
         finally:
             waiter.close()
-
-
-class _Done:
-    """A call made at once, shaped like the `Future` of `ThreadPoolExecutor.submit`."""
-
-    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
-        self.value = fn(*args)
-
-    def result(self) -> Any:
-        return self.value
 
 
 class _ChangeWaiter:
