@@ -1,8 +1,8 @@
 """Authentication and authorisation of every API call but the health checks.
 
 `authorize` is attached to every router (`api.app`): it reads `Authorization: Bearer
-<token>`, asks the ledger for the token's grant (read from the store on every request, so
-a revocation counts at once) or, for a JWT, the configured identity provider
+<token>`, asks the ledger for the token's grant (`Ledger.authenticate`: a revocation refuses
+every later write at once, and plain reads within a second) or, for a JWT, the configured identity provider
 (`api.identity_provider`), checks the route's permission (`api.permissions`) against
 the request, and leaves the `Principal` on `request.state` for the routes' provenance.
 
@@ -22,7 +22,7 @@ import anyio.to_thread
 from fastapi import Request
 from fastapi.routing import APIRoute
 
-from ledger.application import Ledger
+from ledger.application import CALLER_GRANT, Ledger
 
 from .identity_provider import IdentityProvider
 from .permissions import BREAK_GLASS_ROUTES, PERMISSIONS, Principal, Target
@@ -47,7 +47,7 @@ def _caller(ledger: Ledger, provider: IdentityProvider | None, token: str) -> Pr
     if grant is None:
         raise Unauthenticated
     return Principal(grant_id=grant.id, subject=grant.subject, org=grant.grant_org, role=grant.role,
-                     scope=dict(grant.scope))
+                     scope=dict(grant.scope), grant_version=grant.version)
 
 
 def _check(
@@ -84,7 +84,12 @@ async def authorize(request: Request) -> None:
         except (ValueError, RecursionError):
             body = None  # malformed JSON: the route answers 422 if the caller may call it at all
     # One hop to a worker thread for the store reads (the grant, and what a scope check needs).
-    request.state.principal, request.state.break_glass_id = await anyio.to_thread.run_sync(
+    principal, request.state.break_glass_id = await anyio.to_thread.run_sync(
         _check, request.app.state.ledger, request.app.state.identity_provider, token.strip(), route.name,
         dict(request.path_params), body,
     )
+    request.state.principal = principal
+    if principal.grant_version is not None:
+        # Set in the request's context, which the route's worker thread runs in: every command of
+        # this request carries the grant in its read set (a revocation refuses it, even mid-command).
+        CALLER_GRANT.set((principal.grant_id, principal.grant_version))

@@ -8,6 +8,7 @@
 | store errors (operational / interface)             | 503    | `store_unavailable`       | `Retry-After`     |
 | `ProjectionLagging` (a read's `min_position`)      | 503    | `projection_lagging`      | `Retry-After`     |
 | `Unauthenticated` (no usable bearer token)         | 401    | `unauthenticated`         | `WWW-Authenticate`|
+| `GrantRevoked` (token revoked during the command)  | 401    | `unauthenticated`         | `WWW-Authenticate`|
 | `Forbidden` (outside the token's role or scope)    | 403    | `forbidden`               |                   |
 
 Routes never catch these themselves: they call the ledger and let this module answer.
@@ -30,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from ledger.application import GrantRevoked
 from ledger.domain import Invalid, NotFound, RuleViolation
 
 from .auth import Forbidden, Unauthenticated
@@ -207,6 +209,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(ProjectionLagging, _projection_lagging)
     app.add_exception_handler(Unauthenticated, _unauthenticated)
+    app.add_exception_handler(GrantRevoked, _unauthenticated)
     app.add_exception_handler(Forbidden, _forbidden)
     for cls in STORE_ERRORS:
         app.add_exception_handler(cls, _store_unavailable)

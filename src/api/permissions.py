@@ -36,6 +36,8 @@ class Principal:
     org: str
     role: str
     scope: Mapping[str, Any]
+    #: The version of the ledger grant read (None for an identity provider's JWT): see `CALLER_GRANT`.
+    grant_version: int | None = None
 
 
 class Target:

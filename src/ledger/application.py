@@ -88,6 +88,13 @@ class CommandResult:
 #: The aggregates the running command read without changing them: id -> version read. Saved with
 #: the command's events so the recorder can refuse the insert if one of them moved on.
 _READ_SET: ContextVar[dict[UUID, int] | None] = ContextVar("read_set", default=None)
+#: The grant (id, version) of the token a command is made under, set by the API for each request:
+#: it joins every command's read set, so a command never commits after its token was revoked.
+CALLER_GRANT: ContextVar[tuple[UUID, int] | None] = ContextVar("caller_grant", default=None)
+
+
+class GrantRevoked(Exception):
+    """The token a command was made under was revoked (or expired) before the command committed."""
 
 
 def _digest(payload: dict) -> str:
@@ -106,6 +113,8 @@ class Ledger(Application):
         self.clock = clock or (lambda: datetime.now(UTC))
         #: Facilities and lots as last read, shared by commands that only read them (see `_reference`).
         self._references: LRUCache[UUID, LedgerAggregate] = LRUCache(maxsize=settings.aggregate_cache_size)
+        #: Grants as last read, with when (monotonic): see `authenticate`.
+        self._grants: LRUCache[UUID, tuple[AccessGrant, float]] = LRUCache(maxsize=settings.aggregate_cache_size)
         super().__init__(env=ledger_env(settings))
 
     def construct_mapper(self) -> Mapper:
@@ -168,8 +177,9 @@ class Ledger(Application):
 
     def _forget_references(self, aggregate_ids: Iterable[UUID]) -> None:
         for aggregate_id in aggregate_ids:
-            with contextlib.suppress(KeyError):
-                self._references.get(aggregate_id, evict=True)
+            for cache in (self._references, self._grants):
+                with contextlib.suppress(KeyError):
+                    cache.get(aggregate_id, evict=True)
 
     @staticmethod
     def _expect(cls: type[A], aggregate: LedgerAggregate, *, kind: str, field: str | None) -> A:
@@ -210,7 +220,10 @@ class Ledger(Application):
                     # The receipt is the last event of the first command's transaction: its position is
                     # the one the first answer carried, so a replayed answer reads the same writes.
                     return CommandResult(first, self.recorder.position_of(receipt_id, 1) or 0, replayed=True)
-            reads: dict[UUID, int] = {}
+            caller = CALLER_GRANT.get()
+            if caller is not None and attempt:
+                self._check_caller(caller)
+            reads: dict[UUID, int] = dict([caller]) if caller is not None else {}
             token = _READ_SET.set(reads)
             try:
                 aggregates, ids = build()
@@ -713,15 +726,42 @@ class Ledger(Application):
 
     def authenticate(self, token: str) -> AccessGrant | None:
         """The active grant a bearer token stands for; None when the token is malformed, unknown,
-        forged, revoked or expired (the caller learns nothing more). Read from the store on every
-        call, so a revocation counts from the next request."""
+        forged, revoked or expired (the caller learns nothing more).
+
+        A grant read from the store serves for `grant_cache_seconds` (one query saved per
+        request). A revocation still counts at once for everything that writes, person reads
+        included (they write the access log): the API puts the grant in `CALLER_GRANT`, every
+        command's read set, so a command under a grant that changed is refused in the insert
+        itself, and its retry finds the revocation (`GrantRevoked`). Plain reads of other data
+        see a revocation made in another process within `grant_cache_seconds`; in this process
+        at once, since saving the revocation drops the cached copy.
+        """
         parsed = parse_token(token)
         if parsed is None:
             return None
-        grant = self._find(parsed[0])
-        if not isinstance(grant, AccessGrant) or not token_matches(parsed[1], grant.secret_sha256):
+        grant = self._grant(parsed[0])
+        if grant is None or not token_matches(parsed[1], grant.secret_sha256):
             return None
         return grant if grant.active(self.clock()) else None
+
+    def _grant(self, grant_id: UUID, *, fresh: bool = False) -> AccessGrant | None:
+        if not fresh:
+            with contextlib.suppress(KeyError):
+                grant, read_at = self._grants.get(grant_id)
+                if time.monotonic() - read_at < self.settings.grant_cache_seconds:
+                    return grant
+        read_at = time.monotonic()
+        grant = self._find(grant_id)
+        if not isinstance(grant, AccessGrant):
+            return None
+        self._grants.put(grant_id, (grant, read_at))
+        return grant
+
+    def _check_caller(self, caller: tuple[UUID, int]) -> None:
+        """Before a retry: the caller's grant, read afresh, is still the one the command started under."""
+        grant = self._grant(caller[0], fresh=True)
+        if grant is None or grant.version != caller[1] or not grant.active(self.clock()):
+            raise GrantRevoked
 
     def record_read(
         self, *, person_id: UUID, grant_id: UUID, role: str, route: str, purpose: str,

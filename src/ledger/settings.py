@@ -21,6 +21,8 @@ class Settings:
     pool_max_overflow: int = 10
     #: Aggregates kept in memory per process (fast-forwarded on every read).
     aggregate_cache_size: int = 10_000
+    #: How long a token's grant read from the store may serve plain reads (`Ledger.authenticate`).
+    grant_cache_seconds: float = 1.0
     #: How long a read with `min_position` waits for its projection before answering 503.
     read_wait_seconds: float = 5.0
     #: Run the projection engine inside `ledger serve`.
@@ -49,6 +51,7 @@ class Settings:
             pool_size=int(env.get("LEDGER_POOL_SIZE", "5")),
             pool_max_overflow=int(env.get("LEDGER_POOL_MAX_OVERFLOW", "10")),
             aggregate_cache_size=int(env.get("LEDGER_AGGREGATE_CACHE_SIZE", "10000")),
+            grant_cache_seconds=float(env.get("LEDGER_GRANT_CACHE_SECONDS", "1")),
             read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", "5")),
             run_projections_in_process=env.get("LEDGER_PROJECTIONS_IN_PROCESS", "1") not in ("0", "false", "no"),
             projection_batch_size=int(env.get("LEDGER_PROJECTION_BATCH_SIZE", "1000")),

@@ -12,6 +12,7 @@ import pytest
 
 from api.permissions import PUBLIC
 from conftest import CLI, PROBLEM, Api, bearer, issue_token
+from ledger.application import Ledger
 
 #: Which roles may call each route (when the request is within their scope). Written out here on
 #: purpose, apart from api.permissions: a change to who may do what must change both.
@@ -211,6 +212,26 @@ def test_revocation_counts_from_the_next_request(api, world):
     [grant] = [g for g in api.ledger.grants() if g["grant_id"] == str(grant_id)]
     assert (grant["revoked_by"], grant["revoke_reason"], grant["issued_by"]) == ("test-admin", "tablet lost",
                                                                                    "test-admin")
+
+
+def test_a_revocation_elsewhere_refuses_the_next_write_at_once(api, world):
+    """Grants are cached for plain reads, but a token revoked by another process (another Ledger on the
+    same store) cannot write even once more: its grant is in the command's read set. The refused write
+    answers 401, writes nothing, and from then on reads are refused too."""
+    token = issue_token(api.ledger, subject="ops-7", org="MOH")
+    path = f"/v1/facilities/{world['seed'].point_id}"
+    assert api.client.get(path, headers=bearer(token)).status_code == 200  # the grant is now cached
+    elsewhere = Ledger(api.ledger.settings)
+    try:
+        elsewhere.revoke_token(grant_id=uuid.UUID(token.split("_")[1]), reason="left the service", prov=CLI)
+    finally:
+        elsewhere.close()
+    head = api.head()
+    r = api.client.post("/v1/facilities", json={"code": "LAB-77", "name": "Late lab", "kind": "lab",
+                                                "province_code": "01"}, headers=bearer(token))
+    assert r.status_code == 401 and r.json()["type"].endswith("/unauthenticated"), r.text
+    assert api.head() == head
+    assert api.client.get(path, headers=bearer(token)).status_code == 401
 
 
 def test_an_expired_token_is_refused(api, world):
