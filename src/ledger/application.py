@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import orjson
-from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.application import AggregateNotFoundError, Application, LRUCache, ProcessingEvent
+from eventsourcing.persistence import IntegrityError, Mapper, Recording
 from eventsourcing.utils import get_topic
 
 from .domain import (
@@ -93,6 +93,14 @@ _READ_SET: ContextVar[dict[UUID, int] | None] = ContextVar("read_set", default=N
 CALLER_GRANT: ContextVar[tuple[UUID, int] | None] = ContextVar("caller_grant", default=None)
 
 
+def _project(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The library's `project_aggregate` without its per-event `isinstance` against a runtime
+    Protocol (tens of microseconds each on Python 3.11); our events all have `mutate`."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
 class GrantRevoked(Exception):
     """The token a command was made under was revoked (or expired) before the command committed."""
 
@@ -116,6 +124,19 @@ class Ledger(Application):
         #: Grants as last read, with when (monotonic): see `authenticate`.
         self._grants: LRUCache[UUID, tuple[AccessGrant, float]] = LRUCache(maxsize=settings.aggregate_cache_size)
         super().__init__(env=ledger_env(settings))
+
+    def save(self, *aggregates: Any, **kwargs: Any) -> list[Recording]:
+        """The library's `save`, collecting the aggregates' events without its runtime Protocol
+        checks (`ProcessingEvent.collect_events`): every object saved here is one of our aggregates."""
+        processing_event: ProcessingEvent = ProcessingEvent()
+        for aggregate in aggregates:
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
 
     def construct_mapper(self) -> Mapper:
         return self.factory.mapper(transcoder=snapshot_transcoder(), mapper_class=PlainJSONMapper)
@@ -148,7 +169,7 @@ class Ledger(Application):
     def _load(self, cls: type[A], aggregate_id: UUID, *, kind: str, field: str | None = None) -> A:
         """Load an aggregate; unknown ids are 404 (`field=None`, an id in the path) or 422 (`field`)."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate = self.repository.get(aggregate_id, projector_func=_project)
         except AggregateNotFoundError:
             if field is not None:
                 raise Invalid(field, f"unknown {kind} {aggregate_id}") from None
@@ -192,7 +213,7 @@ class Ledger(Application):
 
     def _find(self, aggregate_id: UUID) -> LedgerAggregate | None:
         try:
-            return self.repository.get(aggregate_id)
+            return self.repository.get(aggregate_id, projector_func=_project)
         except AggregateNotFoundError:
             return None
 

@@ -79,6 +79,17 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 " RETURNING notification_id"
             ).format(table=table)
         )
+        # Statements as bytes, rendered once: psycopg renders a composed statement again on every
+        # execute (a tenth of a dose command's CPU went to that), but caches the parse of bytes.
+        for name in ("select_rows_statement", "position_statement", "plain_insert_statement",
+                     "guarded_insert_statement"):
+            setattr(self, name, getattr(self, name).as_bytes(None))
+        self.lock_table_statements = [statement.as_bytes(None) for statement in self.lock_table_statements]
+        self.notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name)).as_bytes(None)
+        self.select_events_base = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {table} WHERE originator_id = %s"
+        ).format(table=table).as_bytes(None)
+        self._select_events_statements: dict[tuple[bool, bool, bool, bool], bytes] = {}
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_rows(self, after: int, stop: int, topics: Sequence[str], limit: int) -> list[Row]:
@@ -98,6 +109,31 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             curs.execute(self.position_statement, (originator_id, version), prepare=True)
             row = curs.fetchone()
             return row[0] if row else None
+
+    def _notify_channel(self, curs: Any) -> None:
+        curs.execute(self.notify_statement)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_events(
+        self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None, desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The library's `select_events`, with its statement rendered once per shape."""
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        statement = self._select_events_statements.get(shape)
+        if statement is None:
+            statement = self.select_events_base + b"".join((
+                b" AND originator_version > %s" if shape[0] else b"",
+                b" AND originator_version <= %s" if shape[1] else b"",
+                b" ORDER BY originator_version DESC" if desc else b" ORDER BY originator_version ASC",
+                b" LIMIT %s" if shape[3] else b"",
+            ))
+            self._select_events_statements[shape] = statement
+        params = [originator_id, *(v for v in (gt, lte, limit) if v is not None)]
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(statement, params, prepare=True)
+            return [StoredEvent(originator_id=o, originator_version=v, topic=t, state=bytes(st))
+                    for o, v, t, st in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

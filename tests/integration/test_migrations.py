@@ -135,7 +135,7 @@ def test_table_lock_on_and_lock_timeout_set(pg_settings, prov):
         recorder, datastore = ledger.recorder, ledger.recorder.datastore
         assert datastore.enable_db_functions is False
         assert datastore.lock_timeout == 1
-        statements = [s.as_string() for s in recorder.lock_table_statements]
+        statements = [s.decode() for s in recorder.lock_table_statements]
         assert statements == ["SET LOCAL lock_timeout = '1s'", 'LOCK TABLE "public"."ledger_events" IN EXCLUSIVE MODE']
 
         # ROW SHARE conflicts with EXCLUSIVE but not with a plain INSERT's ROW EXCLUSIVE: a command waits on it
