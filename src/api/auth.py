@@ -22,10 +22,10 @@ import anyio.to_thread
 from fastapi import Request
 from fastapi.routing import APIRoute
 
-from ledger.application import CALLER_GRANT, Ledger
+from ledger.application import CALLER_GRANT, Ledger, NotCached
 
 from .identity_provider import IdentityProvider
-from .permissions import BREAK_GLASS_ROUTES, PERMISSIONS, Principal, Target
+from .permissions import BREAK_GLASS_ROUTES, PERMISSIONS, NeedsStore, Principal, Target
 
 
 class Unauthenticated(Exception):
@@ -36,14 +36,17 @@ class Forbidden(Exception):
     """Valid credentials, outside their role or scope (403)."""
 
 
-def _caller(ledger: Ledger, provider: IdentityProvider | None, token: str) -> Principal:
+def _caller(ledger: Ledger, provider: IdentityProvider | None, token: str, inline: bool) -> Principal:
     """Who a token stands for: one of the ledger's own (`lgr_...`), or a JWT of the identity provider."""
     if provider is not None and provider.looks_like_jwt(token):
         principal = provider.principal(token)
         if principal is None:
             raise Unauthenticated
         return principal
-    grant = ledger.authenticate(token)
+    try:
+        grant = ledger.authenticate(token, cached_only=inline)
+    except NotCached:
+        raise NeedsStore from None
     if grant is None:
         raise Unauthenticated
     return Principal(grant_id=grant.id, subject=grant.subject, org=grant.grant_org, role=grant.role,
@@ -51,14 +54,20 @@ def _caller(ledger: Ledger, provider: IdentityProvider | None, token: str) -> Pr
 
 
 def _check(
-    ledger: Ledger, provider: IdentityProvider | None, token: str, route: str, params: dict[str, str], body: object
+    ledger: Ledger, provider: IdentityProvider | None, token: str, route: str, params: dict[str, str], body: object,
+    inline: bool = False,
 ) -> tuple[Principal, UUID | None]:
-    """The caller, and the break-the-glass opening its request relies on (None within scope)."""
-    principal = _caller(ledger, provider, token)
+    """The caller, and the break-the-glass opening its request relies on (None within scope).
+
+    `inline`: on the event loop, from memory only; `NeedsStore` if the store must be read
+    (a grant not cached, a scope check that looks a fact up, a break-the-glass fallback)."""
+    principal = _caller(ledger, provider, token, inline)
     permission = PERMISSIONS[route]
-    if permission.allows(principal, Target(params, body, ledger)):
+    if permission.allows(principal, Target(params, body, None if inline else ledger)):
         return principal, None
     if route in BREAK_GLASS_ROUTES and principal.role in permission.roles:
+        if inline:
+            raise NeedsStore
         # Outside scope: a record its holder broke the glass for (with a reason, for a few hours) opens.
         try:
             glass = ledger.open_glass(principal.grant_id, UUID(params["person_id"]))
@@ -83,11 +92,13 @@ async def authorize(request: Request) -> None:
             body = await request.json()
         except (ValueError, RecursionError):
             body = None  # malformed JSON: the route answers 422 if the caller may call it at all
-    # One hop to a worker thread for the store reads (the grant, and what a scope check needs).
-    principal, request.state.break_glass_id = await anyio.to_thread.run_sync(
-        _check, request.app.state.ledger, request.app.state.identity_provider, token.strip(), route.name,
-        dict(request.path_params), body,
-    )
+    args = (request.app.state.ledger, request.app.state.identity_provider, token.strip(), route.name,
+            dict(request.path_params), body)
+    try:
+        # Most requests need nothing from the store (a cached grant, a scope in the token): no thread hop.
+        principal, request.state.break_glass_id = _check(*args, inline=True)
+    except NeedsStore:
+        principal, request.state.break_glass_id = await anyio.to_thread.run_sync(_check, *args)
     request.state.principal = principal
     if principal.grant_version is not None:
         # Set in the request's context, which the route's worker thread runs in: every command of

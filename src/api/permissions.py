@@ -40,15 +40,27 @@ class Principal:
     grant_version: int | None = None
 
 
+class NeedsStore(Exception):
+    """A permission check needs to read the store (it cannot be made on the event loop)."""
+
+
 class Target:
     """What a scope is checked against: the request's path parameters and body, and the ledger
     for the facts they point to (a transfer's locations, a person's province). Lookups that
     fail (unknown ids, malformed values) count as outside every scope."""
 
-    def __init__(self, params: Mapping[str, str], body: Any, ledger: Ledger) -> None:
+    def __init__(self, params: Mapping[str, str], body: Any, ledger: Ledger | None) -> None:
         self.params = params
         self.body = body if isinstance(body, dict) else {}
-        self.ledger = ledger
+        self._ledger = ledger
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger, for checks that look facts up; without one (a check tried on the event
+        loop, `api.auth`), `NeedsStore`."""
+        if self._ledger is None:
+            raise NeedsStore
+        return self._ledger
 
     def value(self, name: str) -> Any:
         return self.params[name] if name in self.params else self.body.get(name)

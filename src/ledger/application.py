@@ -101,6 +101,10 @@ def _project(aggregate: Any, events: Iterable[Any]) -> Any:
     return aggregate
 
 
+class NotCached(LookupError):
+    """`Ledger.authenticate(cached_only=True)` would have to read the store."""
+
+
 class GrantRevoked(Exception):
     """The token a command was made under was revoked (or expired) before the command committed."""
 
@@ -745,9 +749,10 @@ class Ledger(Application):
 
         return self._execute("revoke_token", prov, locals_of(grant_id=grant_id, reason=reason), build)
 
-    def authenticate(self, token: str) -> AccessGrant | None:
+    def authenticate(self, token: str, *, cached_only: bool = False) -> AccessGrant | None:
         """The active grant a bearer token stands for; None when the token is malformed, unknown,
-        forged, revoked or expired (the caller learns nothing more).
+        forged, revoked or expired (the caller learns nothing more). With `cached_only`, raises
+        `NotCached` instead of reading the store (the API tries that first on its event loop).
 
         A grant read from the store serves for `grant_cache_seconds` (one query saved per
         request). A revocation still counts at once for everything that writes, person reads
@@ -760,17 +765,19 @@ class Ledger(Application):
         parsed = parse_token(token)
         if parsed is None:
             return None
-        grant = self._grant(parsed[0])
+        grant = self._grant(parsed[0], cached_only=cached_only)
         if grant is None or not token_matches(parsed[1], grant.secret_sha256):
             return None
         return grant if grant.active(self.clock()) else None
 
-    def _grant(self, grant_id: UUID, *, fresh: bool = False) -> AccessGrant | None:
+    def _grant(self, grant_id: UUID, *, fresh: bool = False, cached_only: bool = False) -> AccessGrant | None:
         if not fresh:
             with contextlib.suppress(KeyError):
                 grant, read_at = self._grants.get(grant_id)
                 if time.monotonic() - read_at < self.settings.grant_cache_seconds:
                     return grant
+        if cached_only:
+            raise NotCached(grant_id)
         read_at = time.monotonic()
         grant = self._find(grant_id)
         if not isinstance(grant, AccessGrant):
