@@ -100,9 +100,12 @@ class Rows:
             self.tx.upsert(self.table, self.key, [self.rows[k] for k in keys])
             return
         # In a table this transaction emptied, a key it never wrote is not there: a plain insert.
-        new = [self.rows[k] for k in keys if emptied.is_new(k)]
+        new: list[dict[str, Any]] = []
+        written: list[dict[str, Any]] = []
+        for k in keys:
+            (new if emptied.is_new(k) else written).append(self.rows[k])
         self.tx.insert(self.table, new)
-        self.tx.upsert(self.table, self.key, [self.rows[k] for k in keys if not emptied.is_new(k)])
+        self.tx.upsert(self.table, self.key, written)
         emptied.wrote(keys, [self.rows[k] for k in keys])
 
 

@@ -71,3 +71,4 @@ def test_a_change_in_any_value_changes_the_digest(tmp_path):
     first = digest_of(SQLiteProjectionDB(tmp_path / "one.sqlite3"))
     changed = [ROWS[0][:-1] + (1,), *ROWS[1:]]
     assert digest_of(SQLiteProjectionDB(tmp_path / "two.sqlite3"), changed) != first
+

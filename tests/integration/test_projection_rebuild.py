@@ -13,7 +13,8 @@ from integration_scenarios import (
     vaccination_flow,
 )
 
-from projections.db import open_projection_db
+from projections.base import Rows
+from projections.db import Emptied, SQLiteProjectionDB, open_projection_db
 from projections.engine import ProjectionEngine
 from projections.runtime import all_projections
 
@@ -122,3 +123,28 @@ def test_rebuild_while_another_engine_processes(store, world, prov, runtime):
     level = runtime.stock.levels(lot_id=world.lot_id, facility_id=world.point_id)[0][0]
     assert level["administered"] == 13
     assert level["on_hand"] == ledger.stock_card(world.lot_id, world.point_id).on_hand
+
+
+def test_a_rebuild_past_its_tracking_limit_still_merges(tmp_path):
+    """`Emptied` stops tracking past its limit; from then on rows are looked up and merged, so a key
+    written before is updated, not inserted twice (which the primary key would refuse)."""
+    db = SQLiteProjectionDB(tmp_path / "limit.sqlite3")
+    with db.transaction() as tx:
+        tx.execute("CREATE TABLE probe (id text PRIMARY KEY, n bigint)")
+        tx.empty("probe")
+        tx.emptied["probe"] = Emptied(limit=2)
+        first = Rows(tx, "probe", ("id",))
+        first.load(["a", "b", "c"])
+        assert not first.rows  # nothing written yet: no query needed, nothing found
+        for key in ("a", "b", "c"):
+            first.put({"id": key, "n": 1})
+        first.flush()
+        assert tx.emptied["probe"].keys is None  # past the limit: untracked
+        second = Rows(tx, "probe", ("id",))
+        second.load(["a"])
+        second.get("a")["n"] = 2
+        second.touch(second.get("a"))
+        second.flush()
+        assert tx.fetch("SELECT id, n FROM probe ORDER BY id") == [
+            {"id": "a", "n": 2}, {"id": "b", "n": 1}, {"id": "c", "n": 1}]
+    db.close()
