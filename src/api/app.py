@@ -13,6 +13,7 @@ response class is kept, and problem documents are rendered with orjson
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -132,3 +133,12 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `ledger serve --workers N` process: settings and logging from the environment,
+    as `ledger serve` reads them (a worker is a fresh process)."""
+    from ledger.logs import configure_logging
+
+    configure_logging(logging.INFO)
+    return create_app(Settings.from_env())

@@ -43,18 +43,27 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from api.app import create_app
 
     # No access log: URLs can carry identity numbers (a search by document). log_config=None keeps the
     # root handler of `ledger.logs.configure_logging`, whose filter redacts numbers from every record.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False, log_config=None)
+    options = {"host": host, "port": port, "log_level": "info", "access_log": False, "log_config": None}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+    else:
+        # Each worker process builds its own app from the same environment (`api.app.app_from_env`).
+        uvicorn.run("api.app:app_from_env", factory=True, workers=workers, **options)
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    _serve(settings, args.host, args.port)
+    if args.workers > 1 and settings.run_projections_in_process:
+        print(f"ledger: each of the {args.workers} workers runs the projection engine too; they take turns, "
+              "so one would do: set LEDGER_PROJECTIONS_IN_PROCESS=0 and run `ledger projections run` once.",
+              file=sys.stderr)
+    _serve(settings, args.host, args.port, args.workers)
     return 0
 
 
@@ -266,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the HTTP API (with the projection engine in-process)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="API processes (default 1); on 2 cores, 2 serve about half as many doses again")
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="load the demo campaign (once) and serve the API")

@@ -40,7 +40,9 @@ def _call(method: str, url: str, body: dict | None = None, **extra: str) -> tupl
 
 
 @pytest.fixture
-def server(tmp_path: Path):
+def server(request: pytest.FixtureRequest, tmp_path: Path):
+    """`ledger serve` on a fresh SQLite store, with one worker process (or `request.param` of them)."""
+    workers = getattr(request, "param", 1)
     port = _free_port()
     env = {
         **os.environ,
@@ -55,7 +57,7 @@ def server(tmp_path: Path):
     )
     TOKEN["token"] = issued.stdout.strip().splitlines()[-1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -90,8 +92,10 @@ class Server:
         return self.output
 
 
+@pytest.mark.parametrize("server", [1, 2], indirect=True, ids=["1-worker", "2-workers"])
 def test_server_records_and_projects_a_facility_chain(server: Server) -> None:
-    """A server process accepts writes, refuses a broken rule with 409, and its projections catch up."""
+    """A server accepts writes, refuses a broken rule with 409, and its projections catch up; the same
+    with two worker processes sharing the store (the second registration may reach the other one)."""
     base = server.base
     status, created = _call("POST", f"{base}/v1/facilities", {
         "code": "NW-E2E", "name": "National warehouse", "kind": "national_warehouse", "province_code": "01",
