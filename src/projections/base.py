@@ -13,16 +13,12 @@ from ledger.domain.person import local_day
 from .db import Tx
 
 
-def utc_text(moment: datetime | str) -> str:
-    """A moment as projections store it: ISO 8601 in UTC, so rows sort and compare as text.
-
-    Takes the stored form too (an ISO string; the log writes UTC ones with `+00:00`, which pass
-    through unparsed) or a datetime."""
-    if isinstance(moment, str):
-        if moment.endswith("+00:00"):
-            return moment
-        moment = datetime.fromisoformat(moment)
-    return moment.astimezone(UTC).isoformat()
+def utc_text(moment: str) -> str:
+    """A stored moment (an ISO string) as projections store it: ISO 8601 in UTC, so rows sort and
+    compare as text. The log writes UTC moments with `+00:00`: those pass through unparsed."""
+    if moment.endswith("+00:00"):
+        return moment
+    return datetime.fromisoformat(moment).astimezone(UTC).isoformat()
 
 
 def utc_text_and_day(moment: str) -> tuple[str, date]:

@@ -367,18 +367,19 @@ class _PostgresTx(Tx):
     def table_text(self, table: str, columns: Sequence[str], key: Sequence[str]) -> Iterator[bytes]:
         cur = self.conn.cursor()
         cur.execute("SET LOCAL DateStyle = 'ISO'")  # dates as YYYY-MM-DD, whatever the server's default
-        cur.execute(f"SELECT * FROM {quote_ident(table)} LIMIT 0")
-        text = {d.name for d in cur.description if d.type_code in _TEXT_OIDS}
         # Bytewise order for text keys, as SQLite sorts: the database's own when its collation is
-        # bytewise (then the primary key's index gives the order), else an explicit "C".
+        # bytewise (then the primary key's index gives the order), else an explicit "C" on text keys.
         cur.execute("SELECT datcollate FROM pg_database WHERE datname = current_database()")
-        if cur.fetchone()[0] in _BYTEWISE_COLLATIONS:
-            text = set()
+        text: set[str] = set()
+        if cur.fetchone()[0] not in _BYTEWISE_COLLATIONS:
+            cur.execute(f"SELECT * FROM {quote_ident(table)} LIMIT 0")
+            text = {d.name for d in cur.description if d.type_code in _TEXT_OIDS}
         order = ", ".join(quote_ident(c) + (' COLLATE "C"' if c in text else "") for c in key)
         cols = ", ".join(quote_ident(c) for c in columns)
         with cur.copy(f"COPY (SELECT {cols} FROM {quote_ident(table)} ORDER BY {order}) TO STDOUT") as copy:
             for chunk in copy:
                 yield bytes(chunk)
+
 
 class PostgresProjectionDB(ProjectionDB):
     """Projections in the ledger's PostgreSQL database, through a psycopg pool."""
