@@ -4,7 +4,8 @@ For each batch, in one transaction on the projection store:
 1. lock the projection's position row (PostgreSQL `FOR UPDATE`; SQLite `BEGIN IMMEDIATE`),
    so a live runner and a rebuild, or two runners, never apply the same events twice;
 2. read the head position, then up to `batch_size` events of the projection's topics
-   after its position and not after the head;
+   after its position and not after the head (`CATCH_UP_GROWTH` times as many while the
+   projection is behind);
 3. decode them, apply them, and store the new position: the last event's when the batch
    was full, otherwise the head (every event up to the head is committed, because the
    event store commits in position order, so nothing can appear below it later).
@@ -32,6 +33,10 @@ from .db import ProjectionDB, Tx
 log = logging.getLogger(__name__)
 
 REBUILD_BATCH = 5000
+#: A projection that is behind (its last batch was full) reads up to this many times `batch_size` at
+#: once: bigger batches amortise each transaction's fixed costs while it catches up (on a bulk
+#: import of check-ins, say), and one at the head goes back to short transactions.
+CATCH_UP_GROWTH = 5
 
 
 def _now() -> str:
@@ -44,6 +49,9 @@ class ProjectionEngine:
         self.db = db
         self.projections = {p.name: p for p in projections}
         self.batch_size = batch_size
+        self.catch_up_growth = CATCH_UP_GROWTH
+        #: projections whose last batch was full: they read `catch_up_growth` times more at once.
+        self._behind: set[str] = set()
         #: events applied per projection since start, and when counting began (for throughput).
         self.applied: dict[str, int] = dict.fromkeys(self.projections, 0)
         self.started = time.monotonic()
@@ -85,11 +93,16 @@ class ProjectionEngine:
             head = self.ledger.head()
             if head <= position:
                 return 0, True
-            events, reached = self._read(projection, position, head, self.batch_size)
+            size = self.batch_size * (self.catch_up_growth if name in self._behind else 1)
+            events, reached = self._read(projection, position, head, size)
             if events:
                 projection.apply(tx, events)
             self._set_position(tx, name, reached)
         self.applied[name] += len(events)
+        if reached >= head:
+            self._behind.discard(name)
+        else:
+            self._behind.add(name)
         return len(events), reached >= head
 
     def catch_up(self, name: str | None = None) -> int:
