@@ -297,11 +297,11 @@ class World:
         )
         return UUID(result.ids["person_id"])
 
-    def screen(self, person_id: UUID, facility_id: UUID | None = None) -> UUID:
-        """An eligible screening at the vaccination point."""
+    def screen(self, person_id: UUID, facility_id: UUID | None = None, at: datetime | None = None) -> UUID:
+        """An eligible screening at the vaccination point (at `at`, business time, when given)."""
         result = self.ledger.screen(
             person_id=person_id, facility_id=facility_id or self.point_id, vitals=NORMAL_VITALS, answers={},
-            prov=make_prov(),
+            prov=make_prov(occurred_at=at),
         )
         assert result.ids["outcome"] == "eligible"
         return UUID(result.ids["screening_id"])
@@ -375,3 +375,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         red=True,
     )
     tr.write_sep("!", red=True, bold=True)
+
+
+@pytest.fixture
+def lab(world, prov) -> dict[str, UUID]:
+    """A lab and a district health centre that takes samples, in the world's province."""
+    ledger = world.ledger
+    lab_id = ledger.register_facility(code=f"LAB-{world.tag}", name="CDC lab", kind="lab", province_code=PROVINCE,
+                                      prov=prov()).ids["facility_id"]
+    centre_id = ledger.register_facility(code=f"DC-{world.tag}", name="District centre", kind="district_centre",
+                                         province_code=PROVINCE, district_code=DISTRICT, prov=prov()).ids["facility_id"]
+    return {"lab": UUID(lab_id), "centre": UUID(centre_id)}

@@ -142,3 +142,13 @@ StockFresh = Annotated[None, Depends(ReadAfter("stock"))]
 HistoryFresh = Annotated[None, Depends(ReadAfter("vaccination_history"))]
 #: Reads of the `access_log` projection, after `?min_position`.
 AccessLogFresh = Annotated[None, Depends(ReadAfter("access_log"))]
+#: Reads of the `testing` projection (samples, results, the case register).
+TestingFresh = Annotated[None, Depends(ReadAfter("testing"))]
+#: Reads of the `tracing` projection.
+TracingFresh = Annotated[None, Depends(ReadAfter("tracing"))]
+#: Reads of a case's contacts: the `tracing` projection and the case register of `testing`.
+CaseTracingFresh = Annotated[None, Depends(ReadAfter("tracing", "testing"))]
+#: Reads of the `checkins` projection and the case register it joins.
+CheckInsFresh = Annotated[None, Depends(ReadAfter("checkins", "testing"))]
+#: Reads of the risk map: its cases (`risk_map`) and the coverage counters of `vaccination_history`.
+RiskMapFresh = Annotated[None, Depends(ReadAfter("risk_map", "vaccination_history"))]

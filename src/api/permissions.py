@@ -199,11 +199,64 @@ PERMISSIONS: dict[str, Permission] = {
     "report_adverse_event": _p("vaccinator", "provincial", NATIONAL, check=of_person),
     "classify_adverse_event": _p("provincial", NATIONAL, check=of_person),
     "vaccination_history": _p("vaccinator", "provincial", NATIONAL, "auditor", "citizen", check=of_person),
+    # testing and cases
+    "collect_sample": _p("lab", "provincial", NATIONAL, check=at_facility("facility_id")),
+    "receive_sample": _p("lab", "provincial", NATIONAL, check=at_facility("lab_id")),
+    # Results are the receiving lab's (or its province's): the sample names the lab.
+    "record_result": _p("lab", "provincial", NATIONAL,
+                        check=lambda p, t: _facility_is(p, t, t.ledger.sample(t.uuid("sample_id")).lab_id)),
+    "correct_result": _p("lab", "provincial", NATIONAL,
+                         check=lambda p, t: _facility_is(p, t, t.ledger.sample(t.uuid("sample_id")).lab_id)),
+    "reject_result": _p("lab", "provincial", NATIONAL,
+                        check=lambda p, t: _facility_is(p, t, t.ledger.sample(t.uuid("sample_id")).lab_id)),
+    # A sample is read where it was taken or tested.
+    "get_sample": _p("lab", "provincial", NATIONAL, "auditor", check=lambda p, t: (
+        _facility_is(p, t, t.ledger.sample(t.uuid("sample_id")).facility_id)
+        or _facility_is(p, t, t.ledger.sample(t.uuid("sample_id")).lab_id))),
+    "person_test_results": _p("lab", "provincial", NATIONAL, "auditor", "citizen", check=of_person),
+    # Lists narrow themselves to a scoped caller's province or lab (api.routers.testing).
+    "pools_awaiting_retest": _p("lab", "provincial", NATIONAL, "auditor"),
+    "list_cases": _p("provincial", NATIONAL, "auditor"),
+    "get_case": _p("provincial", NATIONAL, "auditor"),
+    # tracing: contacts, quarantine, declarations
+    "record_contact": _p("provincial", NATIONAL, check=of_person),
+    "case_contacts": _p("provincial", NATIONAL, "auditor"),
+    "order_quarantine": _p("provincial", NATIONAL, check=of_person),
+    "follow_up_quarantine": _p("provincial", NATIONAL, check=of_person),
+    "release_quarantine": _p("provincial", NATIONAL, check=of_person),
+    "person_tracing": _p("provincial", NATIONAL, "auditor", "citizen", check=of_person),
+    # The register narrows itself to a provincial caller's province (api.routers.tracing).
+    "quarantine_register": _p("provincial", NATIONAL, "auditor"),
+    "declare_health": _p("provincial", NATIONAL, "citizen", check=of_person),
+    "health_declarations": _p("provincial", NATIONAL, "auditor", "citizen", check=of_person),
+    # venues and check-ins
+    "venue_qr": _p(*READERS, "citizen"),
+    # A citizen checks itself in; a provincial department at venues of its province.
+    "check_in": _p("provincial", NATIONAL, "citizen", check=lambda p, t: (
+        str(t.value("person_id")) == p.scope["person_id"] if p.role == "citizen"
+        else t.ledger.checkin_venue_province(t.value("venue_id"), t.value("qr")) == p.scope["province_code"])),
+    "get_checkin": _p("provincial", NATIONAL, "auditor", check=lambda p, t: (
+        t.ledger.facility(t.ledger.checkin(t.uuid("checkin_id")).venue_id).province_code
+        == p.scope["province_code"])),
+    # Bulk rows are scope-checked one by one (api.routers.checkins): a provincial token's rows outside its
+    # province are refused in the report.
+    "bulk_check_in": _p("provincial", NATIONAL, "integrator"),
+    # The router narrows a provincial caller to the cases of its province.
+    "exposure_candidates": _p("provincial", NATIONAL, "auditor"),
+    # risk map and reference population
+    # Reads narrow themselves to a provincial caller's province (api.routers.risk_map).
+    "risk_map": _p(*READERS),
+    "risk_level_changes": _p(*READERS),
+    "area_risk": _p(*READERS),
+    "record_population": _p("provincial", NATIONAL, check=in_province("province_code")),
+    # A provincial department loads its own province's rows only (a malformed body is left to the 422).
+    "load_population": _p("provincial", NATIONAL, check=lambda p, t: not isinstance(t.value("rows"), list) or all(
+        not isinstance(r, dict) or r.get("province_code") == p.scope.get("province_code") for r in t.value("rows"))),
     # access log and break-the-glass
     "person_access_log": _p("provincial", NATIONAL, "auditor", "citizen", check=of_person),
     "token_access_log": _p(NATIONAL, "auditor"),
-    # Only a provincial department is narrowed by scope on people's records today (staff at a facility
-    # serve anyone who comes); labs join when their routes do (issue 4).
+    # Only a provincial department is narrowed by scope on people's records (staff at a facility or a
+    # lab serve anyone who comes).
     "break_glass": _p("provincial"),
     "break_glass_review": _p(NATIONAL, "auditor"),
     # operations

@@ -16,7 +16,6 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -26,6 +25,8 @@ from eventsourcing.application import AggregateNotFoundError, Application, LRUCa
 from eventsourcing.persistence import IntegrityError, Mapper, Recording
 from eventsourcing.utils import get_topic
 
+from .commands import CheckInCommands, RiskCommands, TestingCommands, TracingCommands
+from .commands._shared import CommandResult, locals_of, uuid_of
 from .domain import (
     AccessGrant,
     BreakGlass,
@@ -76,15 +77,6 @@ _ROLE_FACILITY_KINDS = {"vaccinator": VACCINATING_KINDS, "warehouse_clerk": STOC
                         "lab": frozenset({"lab"})}
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    """What a command answers: the ids it created or changed, and the position of its last event."""
-
-    ids: dict[str, str]
-    position: int
-    replayed: bool = False
-
-
 #: The aggregates the running command read without changing them: id -> version read. Saved with
 #: the command's events so the recorder can refuse the insert if one of them moved on.
 _READ_SET: ContextVar[dict[UUID, int] | None] = ContextVar("read_set", default=None)
@@ -113,7 +105,7 @@ def _digest(payload: dict) -> str:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
 
 
-class Ledger(Application):
+class Ledger(TestingCommands, TracingCommands, CheckInCommands, RiskCommands, Application):
     """The national health data ledger (write side)."""
 
     name = "Ledger"
@@ -195,6 +187,15 @@ class Ledger(Application):
             self._references.put(aggregate_id, aggregate)
         else:
             aggregate = self._expect(cls, aggregate, kind=kind, field=field)
+        reads = _READ_SET.get()
+        if reads is not None:
+            reads[aggregate.id] = aggregate.version
+        return aggregate
+
+    @staticmethod
+    def _read_only(aggregate: LedgerAggregate) -> LedgerAggregate:
+        """Put an aggregate the command decided on but does not change into its read set (a contact's
+        source person, a sample's people): if it changes before the commit, the command is re-run."""
         reads = _READ_SET.get()
         if reads is not None:
             reads[aggregate.id] = aggregate.version
@@ -399,7 +400,7 @@ class Ledger(Application):
                 raise RuleViolation("transfer_document_exists", f"transfer {document_number} is already recorded")
             cards = []
             for i, line in enumerate(transfer.lines):
-                lot_id = _uuid(line["lot_id"], f"lines[{i}].lot_id")
+                lot_id = uuid_of(line["lot_id"], f"lines[{i}].lot_id")
                 self._reference(VaccineLot, lot_id, kind="lot", field=f"lines[{i}].lot_id")
                 card = self._card(lot_id, source_id, prov)
                 card.dispatch(quantity=line["quantity"], transfer_id=transfer.id, prov=prov)
@@ -418,7 +419,7 @@ class Ledger(Application):
             for i, line in enumerate(lines or []):
                 if not isinstance(line, dict):
                     raise Invalid(f"lines[{i}]", "each line must be an object")
-                lot_id = str(_uuid(line.get("lot_id"), f"lines[{i}].lot_id"))
+                lot_id = str(uuid_of(line.get("lot_id"), f"lines[{i}].lot_id"))
                 received.append({"lot_id": lot_id} | {k: line[k] for k in ("quantity", "discrepancy_reason") if k in line})
             result = transfer.receive(lines=received, prov=prov)
             cards = []
@@ -875,17 +876,3 @@ class Ledger(Application):
             raise NotFound("person with id number", f"{id_type}:{number}")
         person = self.person(key.person_id)
         return person.merged_into or person.id
-
-
-def locals_of(**values: Any) -> dict[str, Any]:
-    """The request as a dict, for the idempotency digest."""
-    return values
-
-
-def _uuid(value: object, field: str) -> UUID:
-    if isinstance(value, UUID):
-        return value
-    try:
-        return UUID(str(value))
-    except (TypeError, ValueError):
-        raise Invalid(field, f"{field} must be a UUID") from None

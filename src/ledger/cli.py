@@ -242,6 +242,49 @@ def cmd_tokens_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_population_load(settings: Settings, args: argparse.Namespace) -> int:
+    """Load a reference population file (JSON list or CSV), all rows or none (risk map)."""
+    from .commands.risk import read_population_file
+    from .domain import Invalid, LedgerError
+
+    with _opened(settings) as ledger:
+        try:
+            result = ledger.load_population(rows=read_population_file(args.file), prov=_operator(args))
+        except (LedgerError, OSError, ValueError) as e:
+            print(f"refused: {e}", file=sys.stderr)
+            for bad in (e.details.get("rows") or []) if isinstance(e, Invalid) else []:
+                print(f"  row {bad['row']}: {bad['field']}: {bad['message']}", file=sys.stderr)
+            return 1
+    print(" ".join(f"{k}={v}" for k, v in result.ids.items()))
+    return 0
+
+
+def cmd_checkins_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Import check-ins from NDJSON or CSV: a report line per row that is not accepted, then the counts."""
+    import orjson
+
+    from .commands.checkins import parse_csv, parse_ndjson
+    from .domain import LedgerError
+
+    csv_file = args.format == "csv" or (args.format is None and args.file.lower().endswith(".csv"))
+
+    def report(row) -> None:  # noqa: ANN001
+        if args.all or row.status != "accepted":
+            print(orjson.dumps(row.as_dict()).decode())
+
+    try:
+        with _opened(settings) as ledger, open(args.file, encoding="utf-8", newline="" if csv_file else None) as f:
+            rows = parse_csv(f) if csv_file else parse_ndjson(f)
+            result = ledger.import_checkins(rows, prov=_operator(args), on_report=report)
+    except (LedgerError, OSError, UnicodeDecodeError) as e:
+        # The batches reported above are recorded; importing the file again adds only what is missing.
+        print(f"stopped: {e}", file=sys.stderr)
+        return 1
+    print(f"accepted={result.accepted} duplicate={result.duplicate} refused={result.refused} "
+          f"position={result.position}", file=sys.stderr)
+    return 0 if result.refused == 0 else 3
+
+
 def _progress(label: str):  # noqa: ANN202
     """A progress callback (done, total) drawn with tqdm on a terminal, silent otherwise."""
     from tqdm import tqdm
@@ -321,6 +364,18 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("grant_id")
     revoke.add_argument("--reason", required=True)
     revoke.set_defaults(func=cmd_tokens_revoke)
+    population = sub.add_parser("population", help="reference population of areas (risk map denominators)")
+    load = population.add_subparsers(dest="population_command", required=True).add_parser(
+        "load", parents=[operator], help="load a JSON list or CSV of area populations (all rows or none)")
+    load.add_argument("file")
+    load.set_defaults(func=cmd_population_load)
+    checkins = sub.add_parser("checkins", help="venue check-ins")
+    imp = checkins.add_subparsers(dest="checkins_command", required=True).add_parser(
+        "import", parents=[operator], help="import NDJSON or CSV check-ins: good rows appended, a report per bad row")
+    imp.add_argument("file")
+    imp.add_argument("--format", choices=("ndjson", "csv"), help="default: by the file's extension (.csv or NDJSON)")
+    imp.add_argument("--all", action="store_true", help="report every row, not only those not accepted")
+    imp.set_defaults(func=cmd_checkins_import)
     return parser
 
 

@@ -137,6 +137,23 @@ class Tx:
         sql += f"UPDATE SET {updates}" if updates else "NOTHING"
         self.executemany(sql, [[row[c] for c in columns] for row in rows])
 
+    def add_counts(self, table: str, key: Sequence[str], column: str, deltas: dict[tuple, int]) -> None:
+        """Add `deltas` (key values -> change) to the counter `column` of `table`, creating missing
+        rows; rows whose count falls to zero are deleted, so the table holds the same rows whatever
+        batches the changes came in."""
+        changes = sorted((k, d) for k, d in deltas.items() if d)
+        if not changes:
+            return
+        t, c = quote_ident(table), quote_ident(column)
+        cols = ", ".join(quote_ident(k) for k in key)
+        marks = ", ".join(["%s"] * (len(key) + 1))
+        self.executemany(f"INSERT INTO {t} ({cols}, {c}) VALUES ({marks}) ON CONFLICT ({cols})"
+                         f" DO UPDATE SET {c} = {t}.{c} + excluded.{c}", [[*k, d] for k, d in changes])
+        match = " AND ".join(f"{quote_ident(k)} = %s" for k in key)
+        fallen = [list(k) for k, d in changes if d < 0]
+        if fallen:
+            self.executemany(f"DELETE FROM {t} WHERE {match} AND {c} = 0", fallen)
+
     def lock_position(self, name: str) -> int:
         """The projection's position, locked against other writers until the transaction ends."""
         raise NotImplementedError

@@ -11,14 +11,26 @@ from ledger.migrate import migrate
 from ledger.settings import Settings
 
 from .access_log import AccessLog, AccessLogQueries
+from .checkins import CheckInQueries, CheckIns
 from .db import open_projection_db
 from .engine import ProjectionEngine
+from .risk_map import RiskMap, RiskMapQueries
 from .stock import Stock, StockQueries
+from .testing import Testing, TestingQueries
+from .tracing import Tracing, TracingQueries
 from .vaccination_history import VaccinationHistory, VaccinationHistoryQueries
 
 
 def all_projections() -> list:
-    return [VaccinationHistory(), Stock(), AccessLog()]
+    return [
+        VaccinationHistory(),
+        Stock(),
+        AccessLog(),
+        Testing(),
+        Tracing(),
+        CheckIns(),
+        RiskMap(),
+    ]
 
 
 class ProjectionRuntime:
@@ -32,6 +44,10 @@ class ProjectionRuntime:
         self.vaccination_history = VaccinationHistoryQueries(self.db)
         self.stock = StockQueries(self.db)
         self.access_log = AccessLogQueries(self.db)
+        self.testing = TestingQueries(self.db)
+        self.tracing = TracingQueries(self.db)
+        self.checkins = CheckInQueries(self.db)
+        self.risk_map = RiskMapQueries(self.db)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

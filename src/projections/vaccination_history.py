@@ -6,10 +6,17 @@ store leaves none of them readable in the projection tables; the API takes them 
 person's record. After each batch,
 every person it touched gets their dose numbers and series status recomputed from
 their valid doses (and those of records merged into them) under the series policy.
+
+It also keeps the coverage counters the risk map sums: how many people of an area and an age by
+year of birth there are (`vh_residents`), had their first valid dose in which week
+(`vh_first_doses`) and completed their primary series in which week (`vh_completions`). Each
+person row remembers what it is counted under (`counted_as`), so a dose, a void, a correction, a
+merge or a move changes a few counts, never a scan.
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -21,10 +28,69 @@ from .db import ProjectionDB, Tx
 
 P = Person
 
+#: The ISO years the coverage counters answer for. The year a person turns 18 (or 50) is clamped to
+#: this range (one past its end: not in any of its years), so the people of an area fall into about two
+#: dozen age combinations instead of a hundred birth years; a risk map for a year outside it is refused.
+COVERAGE_YEARS = (2020, 2030)
+AREA = ("province_code", "district_code", "ward_code")
+#: Each counter table with its key: the area, then the dimensions of its measure.
+COUNTERS = {
+    "vh_residents": (*AREA, "adult_from", "older_from"),
+    "vh_first_doses": (*AREA, "adult_from", "week"),
+    "vh_completions": (*AREA, "older_from", "week"),
+}
+
+
+def _monday(day: date | None) -> date | None:
+    return None if day is None else day - timedelta(days=day.weekday())
+
+
+def _counts(key: tuple | None) -> list[tuple[str, tuple]]:
+    """The counter rows (table, key) one person counted under `key` adds one to."""
+    if key is None:
+        return []
+    *area, adult, older, dose1, full = key
+    rows = [("vh_residents", (*area, adult, older))]
+    if dose1 is not None:
+        rows.append(("vh_first_doses", (*area, adult, dose1)))
+    if full is not None:
+        rows.append(("vh_completions", (*area, older, full)))
+    return rows
+
+
+def coverage_key(person: dict[str, Any]) -> tuple | None:
+    """What a person row is counted under: area codes ('' for none), the years they turn 18 and 50,
+    the weeks (Mondays) of their first valid dose and completed series (None: not yet); None for a
+    record merged into another, or with no area code at all."""
+    if person["merged_into"] is not None:
+        return None
+    codes = tuple(person[c] or "" for c in ("province_code", "district_code", "ward_code"))
+    if not any(codes):
+        return None
+    first, last = COVERAGE_YEARS
+    born = person["birth_year"]
+
+    def turns(age: int) -> int:
+        return last + 1 if born is None else min(max(born + age, first), last + 1)
+
+    return (*codes, turns(18), turns(50), _monday(person["first_dose_on"]), _monday(person["primary_completed_on"]))
+
+
+def _key_text(key: tuple | None) -> str | None:
+    return None if key is None else "|".join("" if v is None else str(v) for v in key)
+
+
+def _key_of_text(text: str | None) -> tuple | None:
+    if text is None:
+        return None
+    p, d, w, adult, older, dose1, full = text.split("|")
+    return (p, d, w, int(adult), int(older), date.fromisoformat(dose1) if dose1 else None,
+            date.fromisoformat(full) if full else None)
+
 
 class VaccinationHistory(Projection):
     name = "vaccination_history"
-    tables = {"vh_people": ("person_id",), "vh_doses": ("dose_id",)}
+    tables = {"vh_people": ("person_id",), "vh_doses": ("dose_id",), **COUNTERS}
     handlers = {
         P.Registered: "registered",
         P.DetailsCorrected: "details_corrected",
@@ -47,6 +113,7 @@ class VaccinationHistory(Projection):
         self.dispatch(events, people, doses, touched)
         # The recompute works on the same in-memory rows, so each row is written once per batch.
         self._recompute(tx, touched, people, doses)
+        self._count(tx, people)
         people.flush()
         doses.flush()
 
@@ -71,6 +138,8 @@ class VaccinationHistory(Projection):
                 "next_dose_earliest": None,
                 "policy_id": None,
                 "valid_doses": 0,
+                "first_dose_on": None,
+                "counted_as": None,
             }
         )
 
@@ -196,8 +265,27 @@ class VaccinationHistory(Projection):
                 next_dose_earliest=state.next_dose_earliest,
                 policy_id=state.policy_id if valid else None,
                 valid_doses=len(valid),
+                first_dose_on=valid[0]["administered_on"] if valid else None,
             )
             members.touch(person)
+
+    @staticmethod
+    def _count(tx: Tx, people: Rows) -> None:
+        """Move each changed person from the counts they were counted under to their current ones
+        (rows are changed only through `touch`/`put`, so the dirty ones are all there are)."""
+        deltas: dict[str, dict[tuple, int]] = {table: {} for table in COUNTERS}
+        for k in people.dirty:
+            row = people.rows[k]
+            now = coverage_key(row)
+            text = _key_text(now)
+            if text == row["counted_as"]:
+                continue
+            for sign, key in ((-1, _key_of_text(row["counted_as"])), (1, now)):
+                for table, counter in _counts(key):
+                    deltas[table][counter] = deltas[table].get(counter, 0) + sign
+            row["counted_as"] = text
+        for table, key in COUNTERS.items():
+            tx.add_counts(table, key, "people", deltas[table])
 
 
 class VaccinationHistoryQueries:

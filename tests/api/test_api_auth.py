@@ -55,11 +55,46 @@ ALLOWED: dict[str, set[str]] = {
     "token_access_log": {"national_operator", "auditor"},
     "break_glass": {"provincial"},
     "break_glass_review": {"national_operator", "auditor"},
+    # testing and cases
+    "collect_sample": {"lab", "provincial", "national_operator"},
+    "receive_sample": {"lab", "provincial", "national_operator"},
+    "record_result": {"lab", "provincial", "national_operator"},
+    "correct_result": {"lab", "provincial", "national_operator"},
+    "reject_result": {"lab", "provincial", "national_operator"},
+    "get_sample": {"lab", "provincial", "national_operator", "auditor"},
+    "person_test_results": {"lab", "provincial", "national_operator", "auditor", "citizen"},
+    "pools_awaiting_retest": {"lab", "provincial", "national_operator", "auditor"},
+    "list_cases": {"provincial", "national_operator", "auditor"},
+    "get_case": {"provincial", "national_operator", "auditor"},
+    # tracing
+    "record_contact": {"provincial", "national_operator"},
+    "case_contacts": {"provincial", "national_operator", "auditor"},
+    "order_quarantine": {"provincial", "national_operator"},
+    "follow_up_quarantine": {"provincial", "national_operator"},
+    "release_quarantine": {"provincial", "national_operator"},
+    "person_tracing": {"provincial", "national_operator", "auditor", "citizen"},
+    "quarantine_register": {"provincial", "national_operator", "auditor"},
+    "declare_health": {"provincial", "national_operator", "citizen"},
+    "health_declarations": {"provincial", "national_operator", "auditor", "citizen"},
+    # venues and check-ins
+    "venue_qr": {"vaccinator", "warehouse_clerk", "lab", "provincial", "national_operator", "auditor", "citizen"},
+    "check_in": {"provincial", "national_operator", "citizen"},
+    "get_checkin": {"provincial", "national_operator", "auditor"},
+    "bulk_check_in": {"provincial", "national_operator", "integrator"},
+    "exposure_candidates": {"provincial", "national_operator", "auditor"},
+    # risk map
+    "risk_map": {"vaccinator", "warehouse_clerk", "lab", "provincial", "national_operator", "auditor"},
+    "risk_level_changes": {"vaccinator", "warehouse_clerk", "lab", "provincial", "national_operator", "auditor"},
+    "area_risk": {"vaccinator", "warehouse_clerk", "lab", "provincial", "national_operator", "auditor"},
+    "record_population": {"provincial", "national_operator"},
+    "load_population": {"provincial", "national_operator"},
 }
 ROLES = ("vaccinator", "warehouse_clerk", "lab", "provincial", "national_operator", "auditor", "integrator",
          "citizen")
 #: Routes whose facility is the source of the seeded transfer (the warehouse); the others act at the point.
 AT_WAREHOUSE = {"dispatch_transfer", "cancel_transfer"}
+#: Routes that act at the lab (samples are taken, received and tested there).
+AT_LAB = {"collect_sample", "receive_sample"}
 
 
 def operations(api: Api) -> list[tuple[str, str, str]]:
@@ -74,14 +109,26 @@ def world(api, seeded) -> dict[str, Any]:
     dose = api.dose(seeded.person_id, seeded.lot_id, seeded.point_id)
     lab = api.post("/v1/facilities", {"code": "LAB-01", "name": "Provincial CDC lab", "kind": "lab",
                                       "province_code": "01"}, expect=201)["ids"]["facility_id"]
-    return {"seed": seeded, "dose_id": dose["ids"]["dose_id"], "lab_id": lab}
+    # A sample taken and tested positive at the lab: its person is a case.
+    sample = api.post("/v1/samples", {"barcode": "AUTH-0001", "method": "rt_pcr", "subject_ids": [seeded.person_id],
+                                      "facility_id": lab}, expect=201)["ids"]["sample_id"]
+    api.post(f"/v1/samples/{sample}/receipt", {"lab_id": lab}, expect=200)
+    case_id = api.post(f"/v1/samples/{sample}/result", {"result": "positive", "ct_value": 20.0},
+                       expect=200)["ids"]["case_id"]
+    # A venue and a check-in there.
+    venue = api.post("/v1/facilities", {"code": "CAFE-01", "name": "Cafe", "kind": "venue", "province_code": "01"},
+                     expect=201)["ids"]["facility_id"]
+    checkin = api.post("/v1/check-ins", {"venue_id": venue, "person_id": seeded.person_id, "mode": "staff_scan",
+                                         "checked_in_at": "2021-08-01T10:00:00+07:00"}, expect=201)["ids"]["checkin_id"]
+    return {"seed": seeded, "dose_id": dose["ids"]["dose_id"], "lab_id": lab, "sample_id": sample,
+            "case_id": case_id, "venue_id": venue, "checkin_id": checkin}
 
 
 def scope_for(role: str, world: dict[str, Any], facility_id: str) -> dict[str, Any]:
     seed = world["seed"]
     return {
         "vaccinator": {"facility_id": seed.point_id},
-        "warehouse_clerk": {"facility_id": facility_id},
+        "warehouse_clerk": {"facility_id": seed.point_id if facility_id == world["lab_id"] else facility_id},
         "lab": {"facility_id": world["lab_id"]},
         "provincial": {"province_code": "01"},
         "integrator": {"event_types": ["ledger.person.DoseAdministered"]},
@@ -92,11 +139,17 @@ def scope_for(role: str, world: dict[str, Any], facility_id: str) -> dict[str, A
 def request_for(name: str, path: str, world: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
     """(path, body, facility) of a request within scope for every role allowed on route `name`."""
     seed = world["seed"]
-    facility = seed.warehouse_id if name in AT_WAREHOUSE else seed.point_id
+    facility = seed.warehouse_id if name in AT_WAREHOUSE else world["lab_id"] if name in AT_LAB else seed.point_id
     values = {"person_id": seed.person_id, "facility_id": facility, "lot_id": seed.lot_id,
-              "transfer_id": seed.transfer_id, "dose_id": world["dose_id"], "aefi_id": str(uuid.uuid4())}
+              "transfer_id": seed.transfer_id, "dose_id": world["dose_id"], "aefi_id": str(uuid.uuid4()),
+              "sample_id": world["sample_id"], "case_id": world["case_id"], "area_level": "ward",
+              "area_code": "00001", "order_id": str(uuid.uuid4()), "venue_id": world.get("venue_id", ""),
+              "checkin_id": world.get("checkin_id", "")}
     filled = re.sub(r"\{(\w+)\}", lambda m: values[m[1]], path)
-    body = {"facility_id": facility, "source_id": facility, "province_code": "01"}
+    body = {"facility_id": facility, "source_id": facility, "province_code": "01", "lab_id": facility}
+    if name == "check_in":
+        body = {"venue_id": world.get("venue_id"), "person_id": seed.person_id, "mode": "citizen_scan",
+                "checked_in_at": "2021-08-01T10:00:00+07:00"}
     return filled, body, facility
 
 

@@ -41,8 +41,22 @@ def _catalogue(api, s) -> tuple[dict[str, str], dict[str, Any]]:
     aefi = api.post(f"/v1/people/{s.person_id}/adverse-events", {
         "dose_id": dose, "severity": "common", "symptoms": ["fever"], "onset_at": _now()}, expect=201)["ids"]["aefi_id"]
     other = api.register_person("001090000099")
-    path_values = {"facility_id": s.point_id, "lot_id": s.lot_id, "transfer_id": s.transfer_id,
-                   "person_id": s.person_id, "dose_id": dose, "aefi_id": aefi}
+    # testing: a lab, and a sample taken there, received and resulted
+    lab = api.post("/v1/facilities", {"code": "LAB-99", "name": "Lab", "kind": "lab", "province_code": "01"},
+                   expect=201)["ids"]["facility_id"]
+    sample = api.post("/v1/samples", {"barcode": "SW-0001", "method": "rt_pcr", "subject_ids": [other],
+                                      "facility_id": lab}, expect=201)["ids"]["sample_id"]
+    api.post(f"/v1/samples/{sample}/receipt", {"lab_id": lab}, expect=200)
+    api.post(f"/v1/samples/{sample}/result", {"result": "negative"}, expect=200)
+    # check-ins: a venue and a check-in there
+    venue = api.post("/v1/facilities", {"code": "CAFE-99", "name": "Cafe", "kind": "venue", "province_code": "01"},
+                     expect=201)["ids"]["facility_id"]
+    checkin = api.post("/v1/check-ins", {"venue_id": venue, "person_id": other, "checked_in_at": _now(),
+                                         "mode": "citizen_scan"}, expect=201)["ids"]["checkin_id"]
+    path_values = {"venue_id": venue, "checkin_id": checkin, "facility_id": s.point_id, "lot_id": s.lot_id, "transfer_id": s.transfer_id,
+                   "person_id": s.person_id, "dose_id": dose, "aefi_id": aefi, "sample_id": sample,
+                   "case_id": str(uuid.uuid4()), "area_level": "ward", "area_code": "00001",
+                   "order_id": str(uuid.uuid4())}
     where = {"lot_id": s.lot_id, "facility_id": s.warehouse_id}
     people = "/v1/people/{person_id}"
     bodies = {
@@ -84,6 +98,39 @@ def _catalogue(api, s) -> tuple[dict[str, str], dict[str, Any]]:
         f"{people}/doses/{{dose_id}}/correction": {"reason": "wrong_lot", "administered_at": _now(), "lot_id": s.lot_id},
         f"{people}/adverse-events": {"dose_id": dose, "severity": "common", "symptoms": ["x"], "onset_at": _now()},
         f"{people}/adverse-events/{{aefi_id}}/classification": {"causality": "coincidental", "note": "n"},
+        # testing
+        "/v1/samples": {"barcode": "SW-0002", "method": "rt_pcr", "subject_ids": [s.person_id, other],
+                        "facility_id": lab, "pool_kind": "household", "symptom_onset": "2021-09-01",
+                        "epi_link": {"kind": "declared", "ref": "r"}, "occurred_at": _now()},
+        "/v1/samples/{sample_id}/receipt": {"lab_id": lab, "occurred_at": _now()},
+        "/v1/samples/{sample_id}/result": {"result": "positive", "ct_value": 21.5, "occurred_at": _now()},
+        "/v1/samples/{sample_id}/result-correction": {"result": "positive", "ct_value": 22.5,
+                                                      "reason": "transcription_error", "occurred_at": _now()},
+        "/v1/samples/{sample_id}/result-rejection": {"reason": "contaminated", "occurred_at": _now()},
+        # tracing
+        people + "/contacts": {"source_person_id": other, "level": "F1", "proximity": "within_2m", "masked": True,
+                               "duration_minutes": 20, "exposed_at": _now()},
+        people + "/quarantine-orders": {"level": "F1", "ends_on": "2026-12-01", "override_reason": "provincial"},
+        people + "/quarantine-orders/{order_id}/follow-ups": {"day": "2026-11-22", "symptoms": ["cough"],
+                                                              "temperature_c": 37.0, "note": "ok"},
+        people + "/quarantine-orders/{order_id}/release": {"released_on": "2026-11-22", "reason": "completed"},
+        people + "/health-declarations": {"kind": "entry", "symptoms": ["fever"],
+                                          "travel": [{"country": "KR", "place": "Seoul", "from": "2026-11-10",
+                                                      "to": "2026-11-20"}],
+                                          "contact_history": [{"kind": "suspected_case", "on": "2026-11-11"}],
+                                          "entry": {"port_of_entry": "Noi Bai", "from_country": "KR",
+                                                    "flight": "VN417", "arrival_on": "2026-11-21"}},
+        # check-ins
+        "/v1/check-ins": {"qr": "NHDL-VENUE:1:CAFE-99", "person_id": s.person_id, "checked_in_at": _now(),
+                          "mode": "staff_scan"},
+        "/v1/check-ins/bulk": {"venue_id": venue, "person_id": s.person_id, "checked_in_at": _now(),
+                               "mode": "citizen_scan", "client_ref": "sweep-1"},
+        # risk map
+        "/v1/population": {"area_level": "ward", "area_code": "00001", "province_code": "01", "year": 2021,
+                           "total": 100, "aged_18_plus": 80, "aged_50_plus": 20, "data_source": "GSO"},
+        "/v1/population/bulk": {"rows": [{"area_level": "district", "area_code": "001", "province_code": "01",
+                                          "year": 2021, "total": 100, "aged_18_plus": 80, "aged_50_plus": 20,
+                                          "data_source": "GSO"}]},
     }
     return path_values, bodies
 

@@ -36,7 +36,7 @@ def count_batches(engine: ProjectionEngine) -> list[int]:
 def test_incremental_processing_equals_rebuild(world, prov, runtime):
     """After a scenario processed in batches of at most 3 events, each projection's digest equals its rebuild's."""
     engine = runtime.engine
-    engine.batch_size = 3
+    engine.batch_size, engine.catch_up_growth = 3, 1
     sizes = count_batches(engine)
     for step in (supply_chain, vaccination_flow, identity_correction, merge_and_revert, access_reads):
         step(world, prov)
@@ -52,12 +52,29 @@ def test_incremental_processing_equals_rebuild(world, prov, runtime):
         assert engine.digest(name) == live, name
 
 
+def test_a_projection_behind_reads_bigger_batches_until_it_reaches_the_head(world, prov, runtime):
+    """A full batch means the projection is behind: the next ones read `catch_up_growth` times as many
+    events; once at the head it is back to `batch_size`."""
+    engine = runtime.engine
+    engine.batch_size = 2
+    supply_chain(world, prov)
+    sizes: list[int] = []
+    while True:
+        applied, caught_up = engine.process_batch("stock")
+        sizes.append(applied)
+        if caught_up:
+            break
+    assert sizes[0] == 2 and max(sizes) == 2 * engine.catch_up_growth
+    vaccination_flow(world, prov)
+    assert engine.process_batch("stock")[0] <= 2
+
+
 def test_status_reports_lag_until_caught_up(world, prov, runtime):
     """`status()` reports a positive lag while events wait, and lag 0 at the head once caught up."""
     supply_chain(world, prov)
     head = world.ledger.head()
     before = runtime.status()
-    assert {s["name"] for s in before} == {"vaccination_history", "stock", "access_log"}
+    assert {s["name"] for s in before} == {p.name for p in all_projections()}
     assert all(s["lag"] > 0 and s["head"] == head for s in before)
     runtime.engine.batch_size = 3
     runtime.engine.process_batch("stock")
@@ -66,7 +83,7 @@ def test_status_reports_lag_until_caught_up(world, prov, runtime):
     runtime.engine.catch_up()
     after = runtime.status()
     assert all(s["lag"] == 0 and s["position"] == head for s in after)
-    assert runtime.engine.positions() == {"vaccination_history": head, "stock": head, "access_log": head}
+    assert runtime.engine.positions() == {p.name: head for p in all_projections()}
 
 
 def test_rebuild_while_another_engine_processes(store, world, prov, runtime):

@@ -2,7 +2,21 @@
 
 from fastapi import APIRouter
 
-from . import access, facilities, health, lots, people, projections, stock, transfers, vaccination
+from . import (
+    access,
+    checkins,
+    facilities,
+    health,
+    lots,
+    people,
+    projections,
+    risk_map,
+    stock,
+    testing,
+    tracing,
+    transfers,
+    vaccination,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -12,6 +26,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     transfers.router,
     people.router,
     vaccination.router,
+    testing.router,
+    tracing.router,
+    checkins.router,
+    risk_map.router,
     access.router,
     projections.router,
 )

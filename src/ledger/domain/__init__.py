@@ -6,22 +6,27 @@ Pure by design: it imports only the standard library, `eventsourcing.domain` and
 
 from .access import AccessGrant, BreakGlass, RecordAccess
 from .base import LedgerAggregate, Provenance, natural_id
+from .checkin import CheckIn
 from .errors import Conflict, Invalid, LedgerError, NotFound, RuleViolation
 from .facility import Facility
 from .identity import IdentityKey
 from .lot import VaccineLot
 from .person import Person
+from .population import AreaPopulation
 from .receipt import CommandReceipt
+from .sample import Sample
 from .stock import StockCard
 from .transfer import Transfer
 
 AGGREGATES = (Facility, VaccineLot, StockCard, Transfer, Person, IdentityKey, CommandReceipt, AccessGrant,
-              RecordAccess, BreakGlass)
+              RecordAccess, BreakGlass, Sample, CheckIn, AreaPopulation)
 
 __all__ = [
     "AGGREGATES",
     "AccessGrant",
+    "AreaPopulation",
     "BreakGlass",
+    "CheckIn",
     "CommandReceipt",
     "Conflict",
     "Facility",
@@ -34,6 +39,7 @@ __all__ = [
     "Provenance",
     "RecordAccess",
     "RuleViolation",
+    "Sample",
     "StockCard",
     "Transfer",
     "VaccineLot",

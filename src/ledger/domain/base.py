@@ -13,6 +13,7 @@ import copy
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from eventsourcing.domain import Aggregate
 
@@ -70,6 +71,21 @@ class Stamped(Aggregate.Event):
     source: str
     client_ref: str | None
     occurred_at: datetime | None
+
+
+class MixinEvent(Stamped):
+    """Base of the events nested in a mixin of `Person`.
+
+    The library gives `Person` its own subclass of every event class nested in a base (here, the
+    mixin), registered under the inherited `TOPIC`; that subclass is the class events are created
+    and stored as. So it carries the `TOPIC` explicitly, and the mixin's own classes are not
+    registered (registering them too would claim the topics first and make `Person` fail).
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "TOPIC" not in cls.__dict__ and isinstance(getattr(cls, "TOPIC", None), str):
+            cls.TOPIC = cls.TOPIC
 
 
 class LedgerAggregate(Aggregate):

@@ -87,6 +87,41 @@ AEFI_CAUSALITY = frozenset(
     }
 )
 LOT_RECALL_REASONS = frozenset({"quality_defect", "regulatory_order", "cold_chain_failure", "other"})
+# testing and cases
+#: Test methods and results (DOMAIN §5).
+TEST_METHODS = frozenset({"rt_pcr", "rapid_antigen"})
+TEST_RESULTS = frozenset({"positive", "negative", "invalid"})
+#: Kinds of pooled sample: `community` (people of an area, Decision 3486/QĐ-BYT) or `household`.
+POOL_KINDS = frozenset({"community", "household"})
+#: Facilities where samples are taken (a lab may sample too); warehouses and venues do not.
+SAMPLING_KINDS = frozenset({"district_centre", "vaccination_point", "lab"})
+#: Why a recorded result was corrected (ours: the guidance names no closed set).
+RESULT_CORRECTION_REASONS = frozenset({"transcription_error", "wrong_ct_value", "reanalysis", "lab_review"})
+#: Why a recorded result was rejected (the sample then takes no further result: take a new one).
+RESULT_REJECTION_REASONS = frozenset(
+    {"sample_unsuitable", "contaminated", "wrong_subject", "entered_in_error", "lab_not_accredited"}
+)
+#: How an epidemiological link is declared with a sample (F0 rule 3 of 11042/BYT-DP).
+EPI_LINK_KINDS = frozenset({"contact", "household_pool", "declared", "cluster", "travel"})
+#: The F0 rules of the case definitions (`ledger.policies.testing`).
+CASE_RULES = ("rt_pcr_positive", "f1_rapid_positive", "two_rapid_positive_with_link")
+CASE_RETRACTION_REASONS = frozenset({"evidence_corrected", "evidence_rejected"})
+# tracing: contacts, quarantine, declarations
+#: How close a contact was (DOMAIN §5): physical contact is F1 whatever the mask and duration.
+CONTACT_PROXIMITIES = frozenset({"physical", "within_2m", "same_closed_space"})
+CONTACT_LEVELS = frozenset({"F1", "F2"})
+QUARANTINE_LEVELS = frozenset({"F0", "F1", "F2"})
+QUARANTINE_RELEASE_REASONS = frozenset({"completed", "became_case", "ordered_in_error", "transferred"})
+#: Symptoms a follow-up or declaration may report (ours: the forms' tick boxes).
+SYMPTOMS = frozenset({
+    "fever", "cough", "sore_throat", "shortness_of_breath", "loss_of_taste_or_smell", "fatigue", "headache",
+    "muscle_pain", "diarrhoea", "runny_nose",
+})
+DECLARATION_KINDS = frozenset({"domestic", "entry"})
+DECLARED_CONTACT_KINDS = frozenset({"confirmed_case", "suspected_case", "contact_of_case", "from_outbreak_area"})
+# check-ins
+#: How a check-in was made: the citizen scanned the venue's QR code, or the venue's staff scanned the citizen.
+CHECKIN_MODES = frozenset({"citizen_scan", "staff_scan"})
 SOURCES = frozenset({"app", "portal", "import", "integration", "cli", "demo"})
 
 

@@ -31,6 +31,8 @@ from .codes import (
 )
 from .errors import Invalid, NotFound, RuleViolation
 from .facility import check_area
+from .person_testing import PersonTesting
+from .person_tracing import PersonTracing
 
 #: Vietnam keeps one offset all year; calendar days of doses are counted in it.
 LOCAL_TZ = timezone(timedelta(hours=7), "ICT")
@@ -86,10 +88,20 @@ def _plain(values: dict) -> dict:
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
 
 
-class Person(LedgerAggregate):
-    """A person known to the ledger, with their identity and vaccination record."""
+class Person(PersonTesting, PersonTracing, LedgerAggregate):
+    """A person known to the ledger, with their identity and vaccination record, and (from the
+    mixins) their testing and tracing record."""
 
     TOPIC = "ledger.person.Person"
+
+    def __getattr__(self, name: str) -> object:
+        """State the mixins added later, created on first use: a person recorded, or snapshotted,
+        before it existed has none of it in their `__dict__`."""
+        factory = _LATE_STATE.get(name)
+        if factory is None:
+            raise AttributeError(name)
+        value = self.__dict__[name] = factory()
+        return value
 
     # -- identity ---------------------------------------------------------------------
 
@@ -730,3 +742,6 @@ class Person(LedgerAggregate):
         if str(aefi_id) not in self.aefis:
             raise NotFound("adverse event", aefi_id)
         self._record(self.AdverseEventClassified, prov, aefi_id=aefi_id, causality=causality, note=note)
+
+
+_LATE_STATE: dict = {**PersonTesting.STATE, **PersonTracing.STATE}
