@@ -44,7 +44,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from .application import CommandResult, Ledger
+from .application import Ledger
+from .commands._shared import CommandResult
+from .demo_outbreak import OUTBREAK_END, Outbreak
 from .domain import CommandReceipt, Facility, NotFound, Provenance, RuleViolation, Transfer, VaccineLot
 from .domain.person import LOCAL_TZ
 from .policies.screening import SCREENING_3802, derived_outcome
@@ -1025,11 +1027,13 @@ class _Campaign:
         self.plan_supply()
         self.plan_person_commands()
         self.plan_person_cases()
+        self.outbreak = Outbreak(self)
+        self.outbreak.plan()
         ordered = sorted(self.actions, key=lambda a: (a.at, a.seq))
         for n, action in enumerate(ordered):
             action.ref = f"demo-{self.seed}-{self.size}-{n}"
         # The last command marks a complete load; a rerun that finds its receipt does nothing.
-        self._at(_local(CAMPAIGN_END, 20), NATIONAL, "count", lambda prov: self._count(NATIONAL, "VC1", 0, prov),
+        self._at(_local(OUTBREAK_END, 20), NATIONAL, "count", lambda prov: self._count(NATIONAL, "VC1", 0, prov),
                  ref=f"demo-{self.seed}-{self.size}-final")
         ordered.append(self.actions[-1])
         return ordered
@@ -1128,6 +1132,7 @@ def load_demo(ledger: Ledger, *, seed: int = 2021, people: int = 3000,
         "merges_reverted": c["merge_revert"],
         "adverse_events": c["aefi"],
         "adverse_events_classified": c["aefi_classification"],
+        **campaign.outbreak.summary(c),
         "refused": dict(sorted(campaign.refused.items())),
         "commands": sum(c[k] for k in c if k != "boosters"),
         "commands_replayed": campaign.replayed,
@@ -1167,11 +1172,6 @@ def demo_tokens(ledger: Ledger, path: Path) -> dict[str, str]:
     if missing:
         citizen = ledger.events_after(0, stop=ledger.head(), topics=["ledger.person.Registered"], limit=1)
         prov = Provenance(actor="demo", org="MOH", source="demo")
-        if "lab" in missing:
-            # The campaign has no lab yet (testing comes with issue 4): register the provincial CDC's, once.
-            ledger.register_facility(code="CDC-HN-LAB", name="Phòng xét nghiệm CDC Hà Nội", kind="lab",
-                                     province_code=PROVINCE, district_code="006", ward_code="00187",
-                                     prov=Provenance(actor="demo", org="MOH", source="demo", client_ref="demo-lab"))
         for role in missing:
             subject, org, site = DEMO_CALLERS[role]
             scope: dict[str, Any] = {}

@@ -76,3 +76,31 @@ def test_ledger_demo_encrypts_a_new_store_with_a_key_of_its_own(tmp_path: Path):
     assert "Generated a cipher key" not in second and "already loaded" in second
     tokens = json.loads((tmp_path / "var" / "demo-tokens.json").read_text())
     assert all(token in second for token in tokens.values())
+
+
+def test_the_demo_wave_reaches_every_read_of_the_outbreak(ledger, runtime):
+    """The demo's Omicron wave on both stores: cases by each rule, traced contacts met at a venue (so the
+    exposure candidates find them), every quarantine order released, check-ins in bulk, declarations,
+    and a risk map over the loaded reference population."""
+    summary = load_demo(ledger, people=150)
+    assert summary["status"] == "loaded"
+    assert {"rt_pcr", "pool"} <= set(summary["cases_by_route"]) and summary["cases_retracted"] == 1
+    assert summary["contacts"] > 0 and summary["quarantine_follow_ups"] > 0
+    assert summary["quarantine_orders"] == summary["quarantine_releases"] > 0
+    assert summary["check_ins"] > 500 and summary["health_declarations"] > 0 and summary["population_loads"] == 1
+    assert {"quarantine_already_released", "checkin_at_registered_venue", "no_quarantine_for_level"} <= set(
+        summary["refused"])
+    runtime.engine.catch_up()
+
+    cases, _ = runtime.testing.cases(limit=1000)
+    assert {c["status"] for c in cases} == {"active", "retracted"}
+    traced = [(c, runtime.tracing.contacts_of_case(c["case_id"])) for c in cases]
+    case, contacts = next((c, found) for c, found in traced if any(x["level"] == "F1" for x in found))
+    met = runtime.checkins.exposure_candidates(case["case_id"])
+    f1s = {x["person_id"] for x in contacts if x["level"] == "F1"}
+    assert f1s <= {m["person_id"] for m in met["candidates"]}
+
+    wards = runtime.risk_map.risk_map("ward", "2022-W05")
+    assert wards and all(w["denominator_source"] == "reference" for w in wards if w["population"])
+    assert any(w["cases"] for week in ("2022-W04", "2022-W05", "2022-W06", "2022-W07")
+               for w in runtime.risk_map.risk_map("ward", week))
