@@ -22,10 +22,10 @@ def utc_text(moment: str) -> str:
 
 
 def utc_text_and_day(moment: str) -> tuple[str, date]:
-    """A stored moment (an ISO string) as `utc_text` gives it, and its local calendar day as the
-    domain's `local_day` gives it: parsed once for both."""
+    """A stored moment (an ISO string) as `utc_text` gives it (a UTC one as it is), and its local
+    calendar day as the domain's `local_day` gives it: parsed once for both."""
     parsed = datetime.fromisoformat(moment)
-    return parsed.astimezone(UTC).isoformat(), local_day(parsed)
+    return moment if moment.endswith("+00:00") else parsed.astimezone(UTC).isoformat(), local_day(parsed)
 
 
 class Fact:
