@@ -158,6 +158,11 @@ class Tx:
         """The projection's position, locked against other writers until the transaction ends."""
         raise NotImplementedError
 
+    def lock_positions(self, names: Sequence[str], below: int) -> dict[str, int]:
+        """The positions of the named projections that are below `below`, locked like `lock_position`'s
+        (the others are left unlocked: a round with nothing to do writes nothing)."""
+        raise NotImplementedError
+
     def columns(self, table: str) -> list[str]:
         names, _ = self.fetch_tuples(f"SELECT * FROM {quote_ident(table)} LIMIT 0")
         return names
@@ -242,6 +247,11 @@ class _SQLiteTx(Tx):
         # BEGIN IMMEDIATE already holds the file's write lock for this transaction.
         row = self.fetch("SELECT position FROM projection_positions WHERE name = %s", (name,))
         return row[0]["position"] if row else 0
+
+    def lock_positions(self, names: Sequence[str], below: int) -> dict[str, int]:
+        wanted = set(names)
+        rows = self.fetch("SELECT name, position FROM projection_positions WHERE position < %s", (below,))
+        return {r["name"]: r["position"] for r in rows if r["name"] in wanted}
 
 
 def _register_sqlite_types() -> None:
@@ -380,6 +390,13 @@ class _PostgresTx(Tx):
     def lock_position(self, name: str) -> int:
         row = self.fetch("SELECT position FROM projection_positions WHERE name = %s FOR UPDATE", (name,))
         return row[0]["position"] if row else 0
+
+    def lock_positions(self, names: Sequence[str], below: int) -> dict[str, int]:
+        # In name order, as every runner takes them, so two runners cannot deadlock. FOR UPDATE
+        # checks `position < below` again on the row it waited for.
+        rows = self.fetch("SELECT name, position FROM projection_positions WHERE name = ANY(%s) AND position < %s"
+                          " ORDER BY name FOR UPDATE", (list(names), below))
+        return {r["name"]: r["position"] for r in rows}
 
     def table_text(self, table: str, columns: Sequence[str], key: Sequence[str]) -> Iterator[bytes]:
         cur = self.conn.cursor()

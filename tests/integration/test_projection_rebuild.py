@@ -52,6 +52,44 @@ def test_incremental_processing_equals_rebuild(world, prov, runtime):
         assert engine.digest(name) == live, name
 
 
+def test_rounds_of_the_live_runner_equal_a_rebuild(world, prov, runtime):
+    """The live runner's rounds (every projection in one transaction, the log read once while they stand
+    at one position, each from its own otherwise) give each projection its rebuild's digest."""
+    engine = runtime.engine
+    engine.batch_size, engine.catch_up_growth = 4, 1
+    reads: list[tuple[str, ...]] = []
+    stored_after = world.ledger.stored_after
+
+    def counting(*args, topics, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        reads.append(tuple(topics))
+        return stored_after(*args, topics=topics, **kwargs)
+
+    world.ledger.stored_after = counting
+    supply_chain(world, prov)
+    rounds = 0
+    while engine.process_round():
+        rounds += 1
+    assert rounds > 3 and all(len(t) > len(engine.projection("stock").topics) for t in reads)  # read once per round
+    assert not engine.process_round() and len(engine.positions()) == len(engine.projections)
+    vaccination_flow(world, prov)
+    engine.process_batch("stock")  # stock moves ahead of the others: the next round reads for each
+    assert len(set(engine.positions().values())) == 2
+    reads.clear()
+    engine.process_round()
+    assert engine.projection("stock").topics in reads and len(reads) == len(engine.projections)
+    while engine.process_round():
+        pass
+    for step in (identity_correction, merge_and_revert, access_reads):
+        step(world, prov)
+        while engine.process_round():
+            pass
+    head = world.ledger.head()
+    assert set(engine.positions().values()) == {head}
+    for name in engine.projections:
+        live = engine.digest(name)
+        assert engine.rebuild(name) == live, name
+
+
 def test_a_projection_behind_reads_bigger_batches_until_it_reaches_the_head(world, prov, runtime):
     """A full batch means the projection is behind: the next ones read `catch_up_growth` times as many
     events; once at the head it is back to `batch_size`."""
