@@ -4,6 +4,7 @@ another engine instance keeps processing new events during the rebuild."""
 from __future__ import annotations
 
 import threading
+import time
 
 from integration_scenarios import (
     access_reads,
@@ -203,3 +204,42 @@ def test_a_rebuild_past_its_tracking_limit_still_merges(tmp_path):
         assert tx.fetch("SELECT id, n FROM probe ORDER BY id") == [
             {"id": "a", "n": 2}, {"id": "b", "n": 1}, {"id": "c", "n": 1}]
     db.close()
+
+
+def test_the_live_runner_goes_on_with_the_others_when_one_projection_fails(world, prov, runtime, caplog):
+    """A failing projection fails its round; the runner then takes the projections one at a time, so the
+    others reach the head while the failing one keeps its old position and rows, and catches up once fixed."""
+    engine = runtime.engine
+    engine.min_round_interval = 0.001
+    stock = engine.projection("stock")
+    apply = stock.apply
+
+    def broken(tx, events):  # noqa: ANN001, ANN202
+        raise RuntimeError("a bug in the stock projection")
+
+    stock.apply = broken
+    empty = engine.digest("stock")
+    supply_chain(world, prov)
+    head = world.ledger.head()
+    stop = threading.Event()
+    runner = threading.Thread(target=engine.run_forever, args=(stop, 0.01))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            positions = engine.positions()
+            if all(p == head for n, p in positions.items() if n != "stock"):
+                break
+            time.sleep(0.01)
+        assert all(p == head for n, p in engine.positions().items() if n != "stock")
+        assert engine.positions()["stock"] == 0 and engine.digest("stock") == empty
+        assert any("projection stock failed" in r.getMessage() for r in caplog.records)
+        stock.apply = apply
+        deadline = time.monotonic() + 20
+        while engine.positions()["stock"] < head and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine.positions()["stock"] == head
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+    assert engine.rebuild("stock") == engine.digest("stock")
