@@ -9,7 +9,8 @@ For each batch, in one transaction on the projection store:
 3. decode them, apply them, and store the new position: the last event's when the batch
    was full, otherwise the head (every event up to the head is committed, because the
    event store commits in position order, so nothing can appear below it later).
-A crash anywhere leaves the old rows with the old position.
+A crash anywhere leaves the old rows with the old position. The live runner does this for
+every projection at once, in rounds (`ProjectionEngine.process_round`).
 
 Between batches the engine polls (SQLite) or sleeps on LISTEN/NOTIFY (PostgreSQL).
 """
@@ -147,19 +148,19 @@ class ProjectionEngine:
         When they stand at the same position, as live projections do, the log is read once for
         all of them (the union of their topics) and each gets its own events, in order; their
         positions move in one statement. Otherwise each reads from its own position. One
-        commit per round instead of one per projection: with the API writing hundreds of
-        commands a second, the per-projection rounds cost the database more than the API's own
-        queries did (BENCHMARKS.md §3). A round that fails is rolled back whole; `run_forever`
+        commit per round instead of one per projection: with a transaction per projection, two
+        runners beside 300 doses/s used more CPU than the doses themselves (BENCHMARKS.md §3b).
+        A round that fails is rolled back whole; `run_forever`
         then takes the projections one at a time, so one failing projection does not hold
         back the others.
         """
         head = self.ledger.head()
         with self.db.transaction() as tx:
             behind = tx.lock_positions(sorted(self.projections), below=head)
-            self._behind &= behind.keys()
+            self._behind &= behind.keys()  # those at the head are no longer behind
             if not behind:
                 return False
-            size = self.batch_size * (self.catch_up_growth if self._behind & behind.keys() else 1)
+            size = self.batch_size * (self.catch_up_growth if self._behind else 1)
             if len(set(behind.values())) == 1:
                 batches = self._read_shared(list(behind), next(iter(behind.values())), head, size)
             else:
@@ -296,11 +297,12 @@ class ProjectionEngine:
     def run_forever(self, stop: threading.Event, poll_interval: float = 0.1) -> None:
         """Keep every projection up to date until `stop` is set; errors are logged and retried.
 
-        Rounds start at most every `min_round_interval` seconds: a round costs about 2 ms of
-        CPU whether it applies one dose or ten, so under a steady stream of commands the runner
-        applies what 20 ms brought in one round instead of starting a round per commit (at 300
-        doses a second, a third of the rounds and half the CPU). A command after a quiet spell
-        is applied at once."""
+        Rounds start at most every `min_round_interval` seconds. Most of a round's cost is
+        fixed (a query or two per table, the commit), so under a steady stream of commands the
+        runner applies what 20 ms brought in one round instead of starting a round per commit:
+        with two runners beside 300 doses/s, 1.6 ms of engine CPU per dose with a round per
+        commit, 1.15 ms with at most one every 20 ms. A command after a quiet spell is applied
+        at once."""
         waiter = _ChangeWaiter(self.ledger, poll_interval)
         try:
             started = -self.min_round_interval
@@ -366,10 +368,6 @@ class _ChangeWaiter:
             return
         try:
             for _ in self.conn.notifies(timeout=max(self.poll_interval, 0.5), stop_after=1):
-                pass
-            # Every commit notifies: take the ones already queued too, so one round serves them all
-            # instead of one round each (at hundreds of commits a second, most of them).
-            for _ in self.conn.notifies(timeout=0):
                 pass
         except Exception:
             log.warning("LISTEN connection lost; polling instead", exc_info=True)
