@@ -52,7 +52,7 @@ from .domain.identity import normalise_id_number
 from .domain.person import local_day
 from .mapper import PlainJSONMapper, snapshot_transcoder
 from .persistence import ledger_env
-from .recorders import StaleReadError
+from .recorders import GroupCommit, LedgerPostgresRecorder, StaleReadError
 from .secrets import check_secrets
 from .settings import Settings
 from .tokens import matches as token_matches
@@ -120,6 +120,8 @@ class Ledger(TestingCommands, TracingCommands, CheckInCommands, RiskCommands, Ap
         #: Grants as last read, with when (monotonic): see `authenticate`.
         self._grants: LRUCache[UUID, tuple[AccessGrant, float]] = LRUCache(maxsize=settings.aggregate_cache_size)
         super().__init__(env=ledger_env(settings))
+        if settings.group_commit and isinstance(self.recorder, LedgerPostgresRecorder):
+            self.recorder.group_commit = GroupCommit()
 
     def save(self, *aggregates: Any, **kwargs: Any) -> list[Recording]:
         """The library's `save`, collecting the aggregates' events without its runtime Protocol

@@ -27,6 +27,8 @@ class Settings:
     read_wait_seconds: float = 5.0
     #: Run the projection engine inside `ledger serve`.
     run_projections_in_process: bool = True
+    #: PostgreSQL: concurrent commands of a process share transactions (`ledger.recorders.GroupCommit`).
+    group_commit: bool = True
     projection_batch_size: int = 1000
     #: Seconds between polls when the store cannot notify (SQLite), and the LISTEN timeout.
     poll_interval: float = 0.1
@@ -54,6 +56,7 @@ class Settings:
             grant_cache_seconds=float(env.get("LEDGER_GRANT_CACHE_SECONDS", "1")),
             read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", "5")),
             run_projections_in_process=env.get("LEDGER_PROJECTIONS_IN_PROCESS", "1") not in ("0", "false", "no"),
+            group_commit=env.get("LEDGER_GROUP_COMMIT", "1") not in ("0", "false", "no"),
             projection_batch_size=int(env.get("LEDGER_PROJECTION_BATCH_SIZE", "1000")),
             cipher_key=_cipher_key(env, database_url),
             production=env.get("LEDGER_ENV", "development") == "production",

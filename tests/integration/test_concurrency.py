@@ -9,9 +9,11 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
 
 from ledger.application import Ledger
@@ -52,11 +54,15 @@ def topics(ledger: Ledger, aggregate_id: UUID) -> Counter[str]:
     return Counter(e.topic for e in ledger.recorder.select_events(aggregate_id))
 
 
-@pytest.mark.parametrize("instances", [1, 4], ids=["shared-ledger", "four-ledgers"])
-def test_160_attempts_on_100_doses(pg_settings, world_factory, prov, instances):
+@pytest.mark.parametrize(("instances", "group_commit"), [(1, True), (4, True), (1, False)],
+                         ids=["shared-ledger", "four-ledgers", "shared-ledger-without-group-commit"])
+def test_160_attempts_on_100_doses(pg_settings, world_factory, prov, instances, group_commit):
     """16 threads making 160 dose attempts on a card holding 100 doses: exactly 100 succeed, 60 are refused with
-    `stock_never_negative`, none ends in `Conflict`, and the card ends at 0 with exactly 100 Administered events."""
-    ledgers = [Ledger(pg_settings) for _ in range(instances)]
+    `stock_never_negative`, none ends in `Conflict`, and the card ends at 0 with exactly 100 Administered events.
+    With group commit (the default), concurrent doses of one Ledger share transactions, and the position each
+    success answered is durable: a new connection finds its event there."""
+    settings = replace(pg_settings, group_commit=group_commit)
+    ledgers = [Ledger(settings) for _ in range(instances)]
     try:
         world = world_factory(ledgers[0], warehouse_stock=0, point_stock=DOSES)
         people = []
@@ -88,6 +94,15 @@ def test_160_attempts_on_100_doses(pg_settings, world_factory, prov, instances):
         assert topics(reader, card_id)["ledger.stock.Administered"] == DOSES
         dosed = [UUID(r.ids["person_id"]) for r in successes]
         assert all(len(reader.person(p).doses) == 1 for p in dosed)
+        with psycopg.connect(settings.postgres_conninfo()) as conn:
+            found = dict(conn.execute("SELECT notification_id, originator_id FROM ledger_events"
+                                      " WHERE notification_id = ANY(%s)", ([r.position for r in successes],)))
+        assert {found.get(r.position) for r in successes} <= {card_id, *dosed} and len(found) == DOSES
+        committer = ledgers[0].recorder.group_commit
+        if group_commit:
+            assert committer.commands >= 160 and committer.transactions < committer.commands, vars(committer)
+        else:
+            assert committer is None
     finally:
         for app in ledgers:
             app.close()

@@ -84,10 +84,14 @@ def test_commit_order_is_position_order(store, world, prov):
     assert len(set(everything)) == WRITERS * COMMANDS
 
 
-def test_engine_tolerates_gaps(store, world, prov, runtime):
+def test_engine_tolerates_gaps(store, world, prov, runtime, monkeypatch):
     """A save rolled back by IntegrityError consumes a position that never appears; the engine, in batches of 2,
-    still reaches the head and its rows equal a rebuild's."""
+    still reaches the head and its rows equal a rebuild's. (Group commit's guarded inserts take no position
+    for a lost race, so the gaps here are made with the plain insert; a group's transaction that fails
+    leaves the same kind of gap.)"""
     ledger = world.ledger
+    if hasattr(ledger.recorder, "group_commit"):
+        monkeypatch.setattr(ledger.recorder, "group_commit", None)
     engine = runtime.engine
     engine.batch_size = 2
 
