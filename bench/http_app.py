@@ -38,7 +38,7 @@ def ledger_api():  # noqa: ANN201
     extra = dict(item.split("=", 1) for item in os.environ.get("BENCH_LEDGER_EXTRA_ENV", "").split() if item)
     if extra:
         settings = replace(settings, extra_env={**settings.extra_env, **extra})
-    return create_app(settings)
+    return create_app(settings, serving=True)
 
 
 def raw_insert_api():  # noqa: ANN201

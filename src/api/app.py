@@ -28,6 +28,7 @@ from ledger.settings import Settings
 from projections.runtime import ProjectionRuntime
 
 from .auth import authorize
+from .collector import tune_for_serving
 from .errors import install_error_handlers, problem_responses, problem_schemas
 from .identity_provider import IdentityProvider
 from .permissions import PERMISSIONS, PUBLIC
@@ -65,9 +66,12 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def create_app(
-    settings: Settings, *, ledger: Ledger | None = None, runtime: ProjectionRuntime | None = None
+    settings: Settings, *, ledger: Ledger | None = None, runtime: ProjectionRuntime | None = None,
+    serving: bool = False,
 ) -> FastAPI:
-    """The API over `settings`; a given `ledger` or `runtime` is used as is and left open on shutdown."""
+    """The API over `settings`; a given `ledger` or `runtime` is used as is and left open on shutdown.
+    `serving`: this process only serves the API (`ledger serve`), so the garbage collector is tuned
+    for it once started (`api.collector`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,6 +89,8 @@ def create_app(
         app.state.identity_provider = IdentityProvider.from_settings(settings)
         app.state.ledger = the_ledger
         app.state.runtime = the_runtime
+        if serving:
+            tune_for_serving()
         try:
             yield
         finally:
@@ -141,4 +147,4 @@ def app_from_env() -> FastAPI:
     from ledger.logs import configure_logging
 
     configure_logging(logging.INFO)
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), serving=True)

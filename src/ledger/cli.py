@@ -52,7 +52,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     # root handler of `ledger.logs.configure_logging`, whose filter redacts numbers from every record.
     options = {"host": host, "port": port, "log_level": "info", "access_log": False, "log_config": None}
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(create_app(settings, serving=True), **options)
     else:
         # Each worker process builds its own app from the same environment (`api.app.app_from_env`).
         uvicorn.run("api.app:app_from_env", factory=True, workers=workers, **options)
