@@ -15,6 +15,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from ledger.application import Ledger
 from ledger.domain import Conflict, IdentityKey, RuleViolation, StockCard
@@ -160,3 +161,31 @@ def test_same_client_ref_from_8_threads(pg_settings, world_factory, prov, instan
     finally:
         for app in ledgers:
             app.close()
+
+
+def test_a_failed_group_transaction_fails_its_commands_and_frees_the_lead(pg_settings, world_factory, prov):
+    """An error while a group's transaction is written fails the commands in it, writes nothing, and
+    leaves the committer free: a connection error is retried by the recorder and the command then
+    succeeds; any other error fails the command, and the next command commits."""
+    ledger = Ledger(pg_settings)
+    try:
+        world = world_factory(ledger, warehouse_stock=0, point_stock=10)
+        recorder, committer = ledger.recorder, ledger.recorder.group_commit
+        insert_batch = recorder.insert_batch
+        # As the recorder's connection surfaces them: psycopg's errors translated by the library's datastore.
+        failures: list[BaseException] = [OperationalError("connection lost"), RuntimeError("a bug")]
+
+        def failing(commands):  # noqa: ANN001, ANN202
+            if failures:
+                raise failures.pop(0)
+            return insert_batch(commands)
+
+        recorder.insert_batch = failing
+        head = ledger.head()
+        with pytest.raises(RuntimeError, match="a bug"):  # the OperationalError was retried, then this
+            ledger.receive_stock(lot_id=world.lot_id, facility_id=world.point_id, quantity=5, prov=prov())
+        assert ledger.head() == head and not committer._leading and not committer._waiting
+        result = ledger.receive_stock(lot_id=world.lot_id, facility_id=world.point_id, quantity=5, prov=prov())
+        assert result.position > head and ledger.stock_card(world.lot_id, world.point_id).on_hand == 15
+    finally:
+        ledger.close()
