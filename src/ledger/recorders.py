@@ -274,20 +274,17 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._waiting: list[_Entry] = []
         self._leading = False
-        #: transactions written and commands in them, since start (for tests and benchmarks).
+        #: transactions written and commands in them, since start (written by the leader only).
         self.transactions = 0
         self.commands = 0
-        self.stale = 0
 
     def submit(self, recorder: LedgerPostgresRecorder, stored_events: Sequence[StoredEvent],
                read_set: ReadSet) -> list[int]:
         rows = [recorder.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
                 for e in stored_events]
-        guard = dict(read_set)
-        for e in stored_events:
-            base = e.originator_version - 1
-            if guard.get(e.originator_id, base) >= base:
-                guard[e.originator_id] = base
+        guard = dict(read_set)  # what the command read and did not change, at the versions read
+        for e in stored_events:  # what it writes, at the version before its first new event
+            guard.setdefault(e.originator_id, e.originator_version - 1)
         entry = _Entry(rows, guard)
         with self._lock:
             self._waiting.append(entry)
@@ -301,7 +298,6 @@ class GroupCommit:
             raise entry.error
         assert entry.ids is not None
         if len(entry.ids) != len(rows):
-            self.stale += 1
             raise StaleReadError(f"an aggregate read or written moved on before commit: {sorted(map(str, guard))}")
         return entry.ids
 
