@@ -4,7 +4,7 @@ A full collection stops every thread of the process while it walks every tracked
 API worker those are mostly long-lived: the application's modules and routes, and the Ledger's
 caches of aggregates (up to `LEDGER_AGGREGATE_CACHE_SIZE` each). Measured in a worker under the
 dose benchmark (two workers, 16 clients, 40 s): 14 full collections of 100–200 ms each, 1.5 s
-in all, and every request in flight during one waited for it; that was most of the p99.
+in all, and every request in flight during one waited for it: a large part of the p99.
 
 So a serving process freezes what has survived a full collection (`gc.freeze()`: moved out of
 the collector's sight, still freed by reference counting like any object): once after start-up,

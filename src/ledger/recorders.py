@@ -147,40 +147,29 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             raise NotImplementedError("the Ledger's recorder does not record tracking")
         if not stored_events:
             return []
-        if self.group_commit is not None:
-            return self.group_commit.submit(self, stored_events, read_set or {})
         rows = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in stored_events
         ]
-        if read_set:
-            ids, versions = zip(*read_set.items(), strict=True)
-            statement, params = self.guarded_insert_statement, (rows, list(ids), list(versions))
+        guard = dict(read_set or {})  # what the command read and did not change, at the versions read
+        if self.group_commit is not None:
+            # Guarded on what it writes too, at the version before its first new event: a command that
+            # lost a race then inserts nothing instead of failing the whole group on the unique version.
+            for e in stored_events:
+                guard.setdefault(e.originator_id, e.originator_version - 1)
+            notification_ids = self.group_commit.submit(self, rows, guard)
         else:
-            statement, params = self.plain_insert_statement, (rows,)
-        with self.datastore.get_connection() as conn:
-            try:
-                with conn.pipeline() as pipeline, conn.cursor() as curs, conn.cursor() as inserted:
-                    curs.execute("BEGIN")
-                    self._lock_table(curs)
-                    self._notify_channel(curs)
-                    inserted.execute(statement, params)
-                    curs.execute("COMMIT")
-                    pipeline.sync()
-                    notification_ids = [row["notification_id"] for row in inserted.fetchall()]
-            except BaseException:
-                # A failed statement leaves the transaction aborted (the COMMIT was skipped).
-                if conn.info.transaction_status != TransactionStatus.IDLE and not conn.closed:
-                    conn.rollback()
-                raise
+            notification_ids = self.insert_batch([(rows, guard)])[0]
         if len(notification_ids) != len(stored_events):
-            # Only the read-set guard inserts nothing without an error; the commit was empty.
-            raise StaleReadError(f"read set changed before commit: {sorted(str(i) for i in read_set or {})}")
+            # Only the guard inserts nothing without an error; the commit was empty for this command.
+            raise StaleReadError(f"an aggregate read or written moved on before commit: {sorted(map(str, guard))}")
         return notification_ids
 
     def insert_batch(self, commands: Sequence[tuple[list, ReadSet]]) -> list[list[int]]:
-        """Several commands' rows in one transaction, each with its guard (`GroupCommit`): the
-        notification ids each inserted, none for a command whose guard found a newer version."""
+        """Commands' rows in one transaction (one for a single command, several for `GroupCommit`),
+        each INSERT guarded on its aggregates' versions: the notification ids each inserted, none for a
+        command whose guard found a newer version. BEGIN, the lock, NOTIFY, the INSERTs and COMMIT go
+        out as one pipeline."""
         with self.datastore.get_connection() as conn:
             try:
                 with conn.pipeline() as pipeline, conn.cursor() as curs:
@@ -190,8 +179,11 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                     cursors = []
                     for rows, guard in commands:
                         inserted = conn.cursor()
-                        ids, versions = zip(*guard.items(), strict=True) if guard else ((), ())
-                        inserted.execute(self.guarded_insert_statement, (rows, list(ids), list(versions)))
+                        if guard:
+                            ids, versions = zip(*guard.items(), strict=True)
+                            inserted.execute(self.guarded_insert_statement, (rows, list(ids), list(versions)))
+                        else:
+                            inserted.execute(self.plain_insert_statement, (rows,))
                         cursors.append(inserted)
                     curs.execute("COMMIT")
                     pipeline.sync()
@@ -200,6 +192,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                         c.close()
                     return results
             except BaseException:
+                # A failed statement leaves the transaction aborted (the COMMIT was skipped).
                 if conn.info.transaction_status != TransactionStatus.IDLE and not conn.closed:
                     conn.rollback()
                 raise
@@ -246,7 +239,7 @@ class _Entry:
 
     __slots__ = ("done", "error", "guard", "ids", "lead", "rows")
 
-    def __init__(self, rows: list, guard: dict[UUID, int]) -> None:
+    def __init__(self, rows: list, guard: ReadSet) -> None:
         self.rows, self.guard = rows, guard
         self.done = threading.Event()
         self.lead = False
@@ -278,13 +271,9 @@ class GroupCommit:
         self.transactions = 0
         self.commands = 0
 
-    def submit(self, recorder: LedgerPostgresRecorder, stored_events: Sequence[StoredEvent],
-               read_set: ReadSet) -> list[int]:
-        rows = [recorder.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-                for e in stored_events]
-        guard = dict(read_set)  # what the command read and did not change, at the versions read
-        for e in stored_events:  # what it writes, at the version before its first new event
-            guard.setdefault(e.originator_id, e.originator_version - 1)
+    def submit(self, recorder: LedgerPostgresRecorder, rows: list, guard: ReadSet) -> list[int]:
+        """Write `rows` guarded by `guard` in the next shared transaction; the notification ids inserted
+        (none if the guard found a newer version)."""
         entry = _Entry(rows, guard)
         with self._lock:
             self._waiting.append(entry)
@@ -297,8 +286,6 @@ class GroupCommit:
         if entry.error is not None:
             raise entry.error
         assert entry.ids is not None
-        if len(entry.ids) != len(rows):
-            raise StaleReadError(f"an aggregate read or written moved on before commit: {sorted(map(str, guard))}")
         return entry.ids
 
     def _lead(self, recorder: LedgerPostgresRecorder) -> None:

@@ -146,8 +146,8 @@ class ProjectionEngine:
         runner does each time the log grows. Returns whether one is still behind the head.
 
         When they stand at the same position, as live projections do, the log is read once for
-        all of them (the union of their topics) and each gets its own events, in order; their
-        positions move in one statement. Otherwise each reads from its own position. One
+        all of them (the union of their topics) and each gets its own events, in order.
+        Otherwise each reads from its own position. One
         commit per round instead of one per projection: with a transaction per projection, two
         runners beside 300 doses/s used more CPU than the doses themselves (BENCHMARKS.md §3b).
         A round that fails is rolled back whole; `run_forever`
@@ -168,14 +168,9 @@ class ProjectionEngine:
             for name, (events, _) in batches.items():
                 if events:
                     self.projections[name].apply(tx, events)
-            reached = {name: r for name, (_, r) in batches.items()}
-            if len(set(reached.values())) == 1:
-                names = sorted(reached)
-                tx.execute(f"UPDATE projection_positions SET position = %s, updated_at = %s WHERE name IN "
-                           f"({', '.join(['%s'] * len(names))})", (next(iter(reached.values())), _now(), *names))
-            else:
-                for name, position in reached.items():
-                    self._set_position(tx, name, position)
+            now = _now()
+            tx.executemany("UPDATE projection_positions SET position = %s, updated_at = %s WHERE name = %s",
+                           [(position, now, name) for name, (_, position) in sorted(batches.items())])
         for name, (events, position) in batches.items():
             self.applied[name] += len(events)
             (self._behind.discard if position >= head else self._behind.add)(name)
@@ -184,20 +179,18 @@ class ProjectionEngine:
     def _read_shared(self, names: list[str], after: int, head: int, limit: int) -> dict[str, tuple[list, int]]:
         """`_read` for several projections at one position: one query over their topics, each
         projection's events picked out in log order; every one reaches the same position."""
-        wanted: dict[str, list[list]] = {}
-        out: dict[str, tuple[list, int]] = {}
+        events_of: dict[str, list[tuple[int, Fact]]] = {name: [] for name in names}
+        lists_of_topic: dict[str, list[list]] = {}
         for name in names:
-            events: list[tuple[int, Fact]] = []
             for topic in self.projections[name].topics:
-                wanted.setdefault(topic, []).append(events)
-            out[name] = (events, 0)
-        rows = self.ledger.stored_after(after, stop=head, topics=sorted(wanted), limit=limit)
+                lists_of_topic.setdefault(topic, []).append(events_of[name])
+        rows = self.ledger.stored_after(after, stop=head, topics=sorted(lists_of_topic), limit=limit)
         for position, state in rows:
             fact = Fact(state)
-            for events in wanted[state["topic"]]:
+            for events in lists_of_topic[state["topic"]]:
                 events.append((position, fact))
         reached = rows[-1][0] if len(rows) == limit else head
-        return {name: (events, reached) for name, (events, _) in out.items()}
+        return {name: (events, reached) for name, events in events_of.items()}
 
     def catch_up(self, name: str | None = None) -> int:
         """Process until every (or the named) projection has reached the head as it was at the start."""
