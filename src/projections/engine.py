@@ -2,7 +2,7 @@
 
 For each batch, in one transaction on the projection store:
 1. lock the projection's position row (PostgreSQL `FOR UPDATE`; SQLite `BEGIN IMMEDIATE`),
-   so a live runner and a rebuild, or two runners, never apply the same events twice;
+   so two runners never apply the same events twice;
 2. read the head position, then up to `batch_size` events of the projection's topics
    after its position and not after the head (`CATCH_UP_GROWTH` times as many while the
    projection is behind);
@@ -13,18 +13,16 @@ A crash anywhere leaves the old rows with the old position. The live runner does
 every projection at once, in rounds (`ProjectionEngine.process_round`).
 
 Between batches the engine polls (SQLite) or sleeps on LISTEN/NOTIFY (PostgreSQL).
+Rebuilds run the same rounds over a scratch copy of the tables (`projections.rebuild`).
 """
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,7 +33,9 @@ from .db import ProjectionDB, Tx
 
 log = logging.getLogger(__name__)
 
-REBUILD_BATCH = 5000
+#: How a round gets its batches: (positions of the projections behind, head, size) -> name -> (events, reached).
+Reader = Callable[[dict[str, int], int, int], dict[str, tuple[list[tuple[int, Fact]], int]]]
+
 #: The live runner starts a round at most this often (seconds); see `ProjectionEngine.run_forever`.
 MIN_ROUND_INTERVAL = 0.02
 #: A projection that is behind (its last batch was full) reads up to this many times `batch_size` at
@@ -44,43 +44,16 @@ MIN_ROUND_INTERVAL = 0.02
 CATCH_UP_GROWTH = 5
 
 
-_paused_lock = threading.Lock()
-_paused_depth = 0
-_was_enabled = False
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the duration (rebuilds, possibly several at once).
-
-    A rebuild keeps hundreds of thousands of rows in memory (`projections.db.Emptied`), and
-    every full collection walks all of them again: with the collector on, a quarter of a
-    `vaccination_history` rebuild's CPU went to it (27 full collections, 1.6 s of 9.9 s, on a
-    1 M event log). What a rebuild allocates is freed by reference counting; the same rebuild
-    with the collector off left 825 objects in reference cycles behind, collected after it.
-    """
-    global _paused_depth, _was_enabled
-    with _paused_lock:
-        if _paused_depth == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _paused_depth += 1
-    try:
-        yield
-    finally:
-        with _paused_lock:
-            _paused_depth -= 1
-            if _paused_depth == 0 and _was_enabled:
-                gc.enable()
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
 class ProjectionEngine:
-    def __init__(self, ledger: Ledger, db: ProjectionDB, projections: list[Projection], batch_size: int = 1000):
+    def __init__(self, ledger: Ledger, db: ProjectionDB, projections: list[Projection], batch_size: int = 1000,
+                 until: int | None = None):
         self.ledger = ledger
+        #: an engine that builds a projection as of a position goes no further than it (None: the head).
+        self.until = until
         self.db = db
         self.projections = {p.name: p for p in projections}
         self.batch_size = batch_size
@@ -101,6 +74,11 @@ class ProjectionEngine:
                     " ON CONFLICT (name) DO NOTHING",
                     (name, _now()),
                 )
+
+    def head(self) -> int:
+        """The position this engine processes up to: the log's head, or `until` if that is lower."""
+        head = self.ledger.head()
+        return head if self.until is None else min(head, self.until)
 
     def projection(self, name: str) -> Projection:
         try:
@@ -126,7 +104,7 @@ class ProjectionEngine:
         projection = self.projection(name)
         with self.db.transaction() as tx:
             position = tx.lock_position(name)
-            head = self.ledger.head()
+            head = self.head()
             if head <= position:
                 return 0, True
             size = self.batch_size * (self.catch_up_growth if name in self._behind else 1)
@@ -141,40 +119,48 @@ class ProjectionEngine:
             self._behind.add(name)
         return len(events), reached >= head
 
-    def process_round(self) -> bool:
-        """One batch for every projection that is behind, all in one transaction: what the live
-        runner does each time the log grows. Returns whether one is still behind the head.
-
-        When they stand at the same position, as live projections do, the log is read once for
-        all of them (the union of their topics) and each gets its own events, in order.
-        Otherwise each reads from its own position. One
-        commit per round instead of one per projection: with a transaction per projection, two
-        runners beside 300 doses/s used more CPU than the doses themselves (BENCHMARKS.md §3b).
-        A round that fails is rolled back whole; `run_forever`
-        then takes the projections one at a time, so one failing projection does not hold
-        back the others.
-        """
-        head = self.ledger.head()
+    def process_round(self, head: int | None = None, read: Reader | None = None) -> bool:
+        """One batch for every projection that is behind `head` (default: the log's head, or
+        `until`), all in one transaction: what the live runner does each time the log grows.
+        Returns whether one is still behind."""
+        head = self.head() if head is None else head
         with self.db.transaction() as tx:
-            behind = tx.lock_positions(sorted(self.projections), below=head)
-            self._behind &= behind.keys()  # those at the head are no longer behind
-            if not behind:
-                return False
-            size = self.batch_size * (self.catch_up_growth if self._behind else 1)
-            if len(set(behind.values())) == 1:
-                batches = self._read_shared(list(behind), next(iter(behind.values())), head, size)
-            else:
-                batches = {n: self._read(self.projections[n], p, head, size) for n, p in behind.items()}
-            for name, (events, _) in batches.items():
-                if events:
-                    self.projections[name].apply(tx, events)
-            now = _now()
-            tx.executemany("UPDATE projection_positions SET position = %s, updated_at = %s WHERE name = %s",
-                           [(position, now, name) for name, (_, position) in sorted(batches.items())])
+            return self.round_in(tx, head, read)
+
+    def round_in(self, tx: Tx, head: int, read: Reader | None = None) -> bool:
+        """`process_round` in a transaction the caller holds (a blue/green switch catches up in its own).
+
+        When the projections stand at the same position, as live projections do, the log is
+        read once for all of them (the union of their topics) and each gets its own events, in
+        order. Otherwise each reads from its own position. `read` (default `read_round`) may
+        hand over a batch read ahead. One commit per round instead of one per projection: with
+        a transaction per projection, two runners beside 300 doses/s used more CPU than the
+        doses themselves (BENCHMARKS.md §3b). A round that fails is rolled back whole;
+        `run_forever` then takes the projections one at a time, so one failing projection does
+        not hold back the others.
+        """
+        behind = tx.lock_positions(sorted(self.projections), below=head)
+        self._behind &= behind.keys()  # those at the head are no longer behind
+        if not behind:
+            return False
+        size = self.batch_size * (self.catch_up_growth if self._behind else 1)
+        batches = (read or self.read_round)(behind, head, size)
+        for name, (events, _) in batches.items():
+            if events:
+                self.projections[name].apply(tx, events)
+        now = _now()
+        tx.executemany("UPDATE projection_positions SET position = %s, updated_at = %s WHERE name = %s",
+                       [(position, now, name) for name, (_, position) in sorted(batches.items())])
         for name, (events, position) in batches.items():
             self.applied[name] += len(events)
             (self._behind.discard if position >= head else self._behind.add)(name)
         return bool(self._behind)
+
+    def read_round(self, behind: dict[str, int], head: int, size: int) -> dict[str, tuple[list, int]]:
+        """Each named projection's next batch after its position, up to `head`, and the position it reaches."""
+        if len(set(behind.values())) == 1:
+            return self._read_shared(list(behind), next(iter(behind.values())), head, size)
+        return {n: self._read(self.projections[n], p, head, size) for n, p in behind.items()}
 
     def _read_shared(self, names: list[str], after: int, head: int, limit: int) -> dict[str, tuple[list, int]]:
         """`_read` for several projections at one position: one query over their topics, each
@@ -204,43 +190,10 @@ class ProjectionEngine:
         return total
 
     def rebuild(self, name: str, progress: Callable[[int, int], None] | None = None) -> str:
-        """Empty the projection and rebuild it from position 0, in one transaction.
+        """Rebuild one projection blue/green (`projections.rebuild`); returns the rebuilt rows' digest."""
+        from .rebuild import Build
 
-        Readers keep seeing the old rows until the commit (PostgreSQL MVCC, SQLite WAL),
-        then see the rebuilt ones at once. Returns the digest of the rebuilt rows.
-        """
-        projection = self.projection(name)
-        with _collector_paused(), self.db.transaction() as tx:
-            tx.lock_position(name)
-            for table in projection.tables:
-                tx.empty(table)
-            head = self.ledger.head()
-            for events, position in self._batches(projection, head):
-                if events:
-                    projection.apply(tx, events)
-                if progress:
-                    progress(position, head)
-            self._set_position(tx, name, head)
-            digest = self._digest(tx, projection)
-        self.catch_up(name)
-        return digest
-
-    def _batches(self, projection: Projection, head: int) -> Iterator[tuple[list[tuple[int, Fact]], int]]:
-        """The projection's events up to `head` in batches of `REBUILD_BATCH`, with the position each reaches.
-
-        On PostgreSQL the next batch is read and decoded (by a reader thread, on its own
-        connection) while this one is applied. SQLite reads in line: its embedded store gains
-        nothing from it. (Reading three batches ahead instead of one measured no faster.)
-        """
-        if head <= 0:
-            return
-        with ThreadPoolExecutor(1, thread_name_prefix=f"rebuild-{projection.name}") as reader:
-            read = reader.submit if self.db.dialect == "postgresql" else _Done
-            ahead = read(self._read, projection, 0, head, REBUILD_BATCH)
-            while ahead is not None:
-                events, position = ahead.result()
-                ahead = read(self._read, projection, position, head, REBUILD_BATCH) if position < head else None
-                yield events, position
+        return Build(self, [name]).rebuild(progress)[name]
 
     # -- observation -----------------------------------------------------------------------------
 
@@ -249,7 +202,7 @@ class ProjectionEngine:
         return {r["name"]: r["position"] for r in rows if r["name"] in self.projections}
 
     def status(self) -> list[dict[str, Any]]:
-        head = self.ledger.head()
+        head = self.head()
         elapsed = max(time.monotonic() - self.started, 1e-9)
         rows = self.db.query("SELECT name, position, updated_at FROM projection_positions ORDER BY name")
         return [
@@ -326,16 +279,6 @@ class ProjectionEngine:
                 busy = True
                 stop.wait(1.0)
         return busy
-
-
-class _Done:
-    """A call made at once, shaped like the `Future` of `ThreadPoolExecutor.submit`."""
-
-    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
-        self.value = fn(*args)
-
-    def result(self) -> Any:
-        return self.value
 
 
 class _ChangeWaiter:
