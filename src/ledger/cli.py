@@ -125,12 +125,13 @@ def _read_side(settings: Settings) -> Iterator:
             runtime.close()
 
 
-def _names(runtime, name: str) -> list[str]:  # noqa: ANN001
-    """The projections a command names: one (checked, KeyError if unknown) or `all`."""
-    if name == "all":
+def _names(runtime, names: list[str]) -> list[str]:  # noqa: ANN001
+    """The projections a command names (checked, KeyError if one is unknown); `all` for every one."""
+    if names == ["all"]:
         return sorted(runtime.engine.projections)
-    runtime.engine.projection(name)
-    return [name]
+    for name in names:
+        runtime.engine.projection(name)
+    return sorted(set(names))
 
 
 def cmd_projections_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -146,25 +147,87 @@ def cmd_projections_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_projections_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    """Rebuild the named projections blue/green, in one pass over the log (`projections.rebuild`)."""
+    from projections.rebuild import Build
+    from projections.scratch import AreaBusy
+
+    with _read_side(settings) as (_, runtime):
+        try:
+            names = _names(runtime, args.name)
+        except KeyError as e:
+            print(e.args[0], file=sys.stderr)
+            return 2
+        build = Build(runtime.engine, names)
+        started = time.monotonic()
+        try:
+            digests = build.rebuild(_progress(f"rebuild {', '.join(names)}"), restart=args.restart)
+        except AreaBusy as e:
+            print(f"refused: {e}", file=sys.stderr)
+            return 1
+        print(f"rebuilt {', '.join(names)} to position {build.position} in {time.monotonic() - started:.1f}s"
+              f" (switched in; scratch area {build.area} dropped)")
+        for name in names:
+            print(f"{name}: digest {digests[name]} at position {build.position}")
+    return 0
+
+
+def cmd_projections_build(settings: Settings, args: argparse.Namespace) -> int:
+    """Build the named projections as of a position or a moment into a scratch area, kept for reading."""
+    from projections.rebuild import Build
+    from projections.scratch import AreaBusy
+
     with _read_side(settings) as (ledger, runtime):
         try:
             names = _names(runtime, args.name)
         except KeyError as e:
             print(e.args[0], file=sys.stderr)
             return 2
+        position = args.as_of_position if args.as_of_time is None else ledger.position_at(args.as_of_time)
+        if not 0 <= position <= ledger.head():
+            print(f"position {position} is not in the log (its head is {ledger.head()})", file=sys.stderr)
+            return 2
+        build = Build(runtime.engine, names, until=position)
+        try:
+            digests = build.as_of(_progress(f"build {', '.join(names)} as of {position}"), restart=args.restart)
+        except AreaBusy as e:
+            print(f"refused: {e}", file=sys.stderr)
+            return 1
+        where = "schema" if settings.is_postgres else "file beside the projections"
+        print(f"built {', '.join(names)} as of position {position} into scratch area {build.area} ({where});"
+              f" read it with ?as_of_position={position}, drop it with `ledger projections drop {build.area}`")
         for name in names:
-            started = time.monotonic()
-            digest = runtime.engine.rebuild(name, progress=_progress(f"rebuild {name}"))
-            print(f"{name}: rebuilt to position {ledger.head()} in {time.monotonic() - started:.1f}s")
-            print(f"{name}: digest {digest}")
+            print(f"{name}: digest {digests[name]} at position {position}")
+    return 0
+
+
+def cmd_projections_drop(settings: Settings, args: argparse.Namespace) -> int:
+    """Drop a scratch area (an as-of build, or an interrupted rebuild)."""
+    from projections import scratch
+
+    with _read_side(settings) as (_, runtime):
+        if args.area not in scratch.areas(runtime.db):
+            print(f"no scratch area {args.area!r}; there are: {scratch.areas(runtime.db) or 'none'}", file=sys.stderr)
+            return 2
+        try:
+            with scratch.exclusive(runtime.db, args.area):
+                scratch.drop(runtime.db, args.area)
+        except scratch.AreaBusy as e:
+            print(f"refused: {e}", file=sys.stderr)
+            return 1
+    print(f"dropped {args.area}")
     return 0
 
 
 def cmd_projections_status(settings: Settings, args: argparse.Namespace) -> int:
+    from projections import scratch
+
     with _read_side(settings) as (_, runtime):
         print(f"{'projection':<22} {'position':>10} {'head':>10} {'lag':>8}  updated")
         for row in runtime.status():
             print(f"{row['name']:<22} {row['position']:>10} {row['head']:>10} {row['lag']:>8}  {row['updated_at']}")
+        for area in scratch.areas(runtime.db):
+            positions = scratch.positions(runtime.db, area)
+            print(f"scratch area {area}: " + ", ".join(f"{n} at {p}" for n, p in sorted(positions.items())))
     return 0
 
 
@@ -304,6 +367,16 @@ def _progress(label: str):  # noqa: ANN202
     return update
 
 
+def _moment(text: str):  # noqa: ANN202
+    """An ISO 8601 moment with its UTC offset (argparse type)."""
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (e.g. 2021-08-01T12:00:00+07:00)")
+    return moment
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ledger",
@@ -333,12 +406,25 @@ def build_parser() -> argparse.ArgumentParser:
         dest="projections_command", required=True
     )
     proj.add_parser("run", help="keep projections up to date (own process)").set_defaults(func=cmd_projections_run)
-    rebuild = proj.add_parser("rebuild", help="rebuild a projection from position 0 and print its digest")
-    rebuild.add_argument("name", help="projection name, or 'all'")
+    rebuild = proj.add_parser("rebuild", help="rebuild projections from position 0 in one pass, blue/green, and print"
+                              " their digests (an interrupted rebuild resumes)")
+    rebuild.add_argument("name", nargs="+", help="projection names, or 'all'")
+    rebuild.add_argument("--restart", action="store_true", help="discard an interrupted rebuild's work first")
     rebuild.set_defaults(func=cmd_projections_rebuild)
-    proj.add_parser("status", help="positions and lag").set_defaults(func=cmd_projections_status)
+    build = proj.add_parser("build", help="build projections as of a position or moment into a scratch area")
+    build.add_argument("name", nargs="+", help="projection names, or 'all'")
+    as_of = build.add_mutually_exclusive_group(required=True)
+    as_of.add_argument("--as-of-position", type=int, help="the last position to apply")
+    as_of.add_argument("--as-of-time", type=_moment, help="ISO 8601 moment with its offset: the newest event"
+                       " recorded at or before it is the last applied")
+    build.add_argument("--restart", action="store_true", help="discard an interrupted build's work first")
+    build.set_defaults(func=cmd_projections_build)
+    drop = proj.add_parser("drop", help="drop a scratch area (see `status`)")
+    drop.add_argument("area")
+    drop.set_defaults(func=cmd_projections_drop)
+    proj.add_parser("status", help="positions, lag and scratch areas").set_defaults(func=cmd_projections_status)
     digest = proj.add_parser("digest", help="print a projection's digest")
-    digest.add_argument("name", help="projection name, or 'all'")
+    digest.add_argument("name", nargs="+", help="projection names, or 'all'")
     digest.set_defaults(func=cmd_projections_digest)
 
     tokens = sub.add_parser("tokens", help="issue, list and revoke API tokens").add_subparsers(
