@@ -8,19 +8,25 @@ Only the wait of `ReadAfter` blocks, and it goes to a worker thread.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import anyio.to_thread
 from fastapi import Depends, Header, Query, Request
 
 from ledger.application import Ledger
-from ledger.domain import Provenance
+from ledger.domain import Invalid, Provenance, RuleViolation
 from ledger.domain.access import PURPOSES, check_purpose
 from ledger.settings import Settings
+from projections import scratch
+from projections.db import ProjectionDB
+from projections.risk_map import RiskMapQueries
 from projections.runtime import ProjectionRuntime
+from projections.stock import StockQueries
+from projections.vaccination_history import VaccinationHistoryQueries
 
 from .errors import ProjectionLagging
 from .permissions import Principal
@@ -102,6 +108,13 @@ def occurred(prov: Provenance, occurred_at: datetime | None) -> Provenance:
     return prov if occurred_at is None else replace(prov, occurred_at=occurred_at)
 
 
+MinPosition = Annotated[
+    int | None,
+    Query(ge=0, le=2**63 - 1, description="Wait until the projection has processed this position "
+          "(the `position` a write answered)."),
+]
+
+
 class ReadAfter:
     """Read-your-writes: wait until the named projections have reached `?min_position`.
 
@@ -117,17 +130,55 @@ class ReadAfter:
         self,
         runtime: Annotated[ProjectionRuntime, Depends(get_runtime)],
         settings: Annotated[Settings, Depends(get_settings)],
-        min_position: Annotated[
-            int | None,
-            Query(ge=0, le=2**63 - 1, description="Wait until the projection has processed this position "
-                  "(the `position` a write answered)."),
-        ] = None,
+        min_position: MinPosition = None,
     ) -> None:
+        await self.wait(runtime, settings, min_position)
+
+    async def wait(self, runtime: ProjectionRuntime, settings: Settings, min_position: int | None) -> None:
         if min_position is None:
             return
         waited = await anyio.to_thread.run_sync(runtime.wait_for, min_position, self.names, settings.read_wait_seconds)
         if not waited:
             raise ProjectionLagging(self.names, min_position, settings.read_wait_seconds)
+
+
+class ReadAt(ReadAfter):
+    """The queries of projections (`queries(db)`): live after `?min_position`, as `ReadAfter`; or as
+    they stood at `?as_of_position`, from an as-of build kept in a scratch area (`ledger projections
+    build NAME... --as-of-position N`), so a published figure can be read again exactly. An as-of
+    position nobody built is refused (409 `as_of_not_built`, naming the command that builds it)."""
+
+    def __init__(self, queries: Callable[[ProjectionDB], Any], *names: str) -> None:
+        super().__init__(*names)
+        self.queries = queries
+
+    async def __call__(  # type: ignore[override]
+        self,
+        runtime: Annotated[ProjectionRuntime, Depends(get_runtime)],
+        settings: Annotated[Settings, Depends(get_settings)],
+        min_position: MinPosition = None,
+        as_of_position: Annotated[
+            int | None,
+            Query(ge=0, le=2**63 - 1, description="Read the projection as it stood at this position (an as-of "
+                  "build of it must exist: `ledger projections build NAME --as-of-position N`)."),
+        ] = None,
+    ) -> AsyncIterator[Any]:
+        if as_of_position is None:
+            await self.wait(runtime, settings, min_position)
+            yield self.queries(runtime.db)
+            return
+        if min_position is not None:
+            raise Invalid("as_of_position", "give min_position or as_of_position, not both")
+        db = await anyio.to_thread.run_sync(scratch.as_of, runtime.db, self.names, as_of_position)
+        if db is None:
+            raise RuleViolation(
+                "as_of_not_built", f"no as-of build of {', '.join(self.names)} at position {as_of_position}; "
+                f"build it with `ledger projections build {' '.join(self.names)} --as-of-position {as_of_position}`",
+                projections=list(self.names), as_of_position=as_of_position)
+        try:
+            yield self.queries(db)
+        finally:
+            db.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -136,10 +187,10 @@ RuntimeDep = Annotated[ProjectionRuntime, Depends(get_runtime)]
 ProvenanceDep = Annotated[Provenance, Depends(get_provenance)]
 #: Routes that answer a person's record log each read with this.
 ReadsDep = Annotated[RecordReads, Depends(get_record_reads)]
-#: Reads of the `stock` projection, after `?min_position`.
-StockFresh = Annotated[None, Depends(ReadAfter("stock"))]
-#: Reads of the `vaccination_history` projection, after `?min_position`.
-HistoryFresh = Annotated[None, Depends(ReadAfter("vaccination_history"))]
+#: The `stock` projection's queries, after `?min_position` or as of `?as_of_position`.
+StockRead = Annotated[StockQueries, Depends(ReadAt(StockQueries, "stock"))]
+#: The `vaccination_history` projection's queries, after `?min_position` or as of `?as_of_position`.
+HistoryRead = Annotated[VaccinationHistoryQueries, Depends(ReadAt(VaccinationHistoryQueries, "vaccination_history"))]
 #: Reads of the `access_log` projection, after `?min_position`.
 AccessLogFresh = Annotated[None, Depends(ReadAfter("access_log"))]
 #: Reads of the `testing` projection (samples, results, the case register).
@@ -150,5 +201,6 @@ TracingFresh = Annotated[None, Depends(ReadAfter("tracing"))]
 CaseTracingFresh = Annotated[None, Depends(ReadAfter("tracing", "testing"))]
 #: Reads of the `checkins` projection and the case register it joins.
 CheckInsFresh = Annotated[None, Depends(ReadAfter("checkins", "testing"))]
-#: Reads of the risk map: its cases (`risk_map`) and the coverage counters of `vaccination_history`.
-RiskMapFresh = Annotated[None, Depends(ReadAfter("risk_map", "vaccination_history"))]
+#: The risk map's queries: its cases (`risk_map`) and the coverage counters of `vaccination_history`,
+#: after `?min_position` or as of `?as_of_position`.
+RiskMapRead = Annotated[RiskMapQueries, Depends(ReadAt(RiskMapQueries, "risk_map", "vaccination_history"))]

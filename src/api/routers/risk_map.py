@@ -16,7 +16,7 @@ from ledger.domain import Invalid
 from projections.risk_map import parse_week
 from projections.vaccination_history import COVERAGE_YEARS
 
-from ..deps import LedgerDep, ProvenanceDep, RiskMapFresh, RuntimeDep
+from ..deps import LedgerDep, ProvenanceDep, RiskMapRead
 from ..errors import problem_responses
 from ..schemas.risk_map import (
     AreaLevel,
@@ -50,31 +50,31 @@ def _week(week: str) -> str:
 
 @router.get("/v1/risk-map", response_model=RiskMapOut, responses=_READ)
 def risk_map(
-    request: Request, runtime: RuntimeDep, fresh: RiskMapFresh, level: AreaLevel, week: Week,
+    request: Request, maps: RiskMapRead, level: AreaLevel, week: Week,
     province_code: ProvinceQuery = None,
 ) -> dict[str, Any]:
     """Every area of a level (with residents, reference population or cases) assessed for an ISO week."""
-    areas = runtime.risk_map.risk_map(str(level), _week(week), province_code=scoped_province(request, province_code))
+    areas = maps.risk_map(str(level), _week(week), province_code=scoped_province(request, province_code))
     return {"area_level": str(level), "week": week, "areas": areas}
 
 
 @router.get("/v1/risk-map/changes", response_model=LevelChangesOut, responses=_READ)
 def risk_level_changes(
-    request: Request, runtime: RuntimeDep, fresh: RiskMapFresh, level: AreaLevel, week: Week,
+    request: Request, maps: RiskMapRead, level: AreaLevel, week: Week,
     province_code: ProvinceQuery = None,
 ) -> dict[str, Any]:
     """The areas whose level (under the version in force) changed from the previous week."""
-    changes = runtime.risk_map.changes(str(level), _week(week), province_code=scoped_province(request, province_code))
+    changes = maps.changes(str(level), _week(week), province_code=scoped_province(request, province_code))
     return {"area_level": str(level), "week": week, "changes": changes}
 
 
 @router.get("/v1/risk-map/{area_level}/{area_code}", response_model=AssessmentOut, responses=_READ)
 def area_risk(
     request: Request, area_level: AreaLevel, area_code: Annotated[str, Path(pattern=r"^[0-9]{2,5}$")],
-    week: Week, runtime: RuntimeDep, fresh: RiskMapFresh,
+    week: Week, maps: RiskMapRead,
 ) -> dict[str, Any]:
     """One area's assessment for an ISO week, with its inputs and its level under each policy version."""
-    found = runtime.risk_map.assessment(str(area_level), area_code, _week(week))
+    found = maps.assessment(str(area_level), area_code, _week(week))
     in_scope(request, found["province_code"])
     return found
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from ..deps import LedgerDep, ProvenanceDep, RuntimeDep, StockFresh, occurred
+from ..deps import LedgerDep, ProvenanceDep, StockRead, occurred
 from ..errors import problem_responses
 from ..schemas import (
     CountRecorded,
@@ -70,8 +70,7 @@ def reverse_movement(
 
 @router.get("", response_model=StockPage, responses=problem_responses(422, 503))
 def list_stock_levels(
-    runtime: RuntimeDep,
-    fresh: StockFresh,
+    stock: StockRead,
     facility_id: UUID | None = None,
     lot_id: UUID | None = None,
     province_code: Annotated[str | None, Query(pattern=r"^[0-9]{2}$")] = None,
@@ -81,7 +80,7 @@ def list_stock_levels(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Stock per lot per facility (on hand, received, issued, administered, in transit...), a page at a time."""
-    items, next_cursor = runtime.stock.levels(
+    items, next_cursor = stock.levels(
         facility_id=facility_id, lot_id=lot_id, province_code=province_code,
         vaccine=str(vaccine) if vaccine is not None else None, after=after, limit=limit,
     )
@@ -89,9 +88,9 @@ def list_stock_levels(
 
 
 @router.get("/totals", response_model=StockTotals, responses=problem_responses(422, 503))
-def stock_totals(runtime: RuntimeDep, fresh: StockFresh, by: TotalsBy) -> dict[str, Any]:
+def stock_totals(stock: StockRead, by: TotalsBy) -> dict[str, Any]:
     """Sums of every stock counter per province, per vaccine, or per both; in transit counted at the destination."""
-    return {"by": by, "items": runtime.stock.totals(str(by))}
+    return {"by": by, "items": stock.totals(str(by))}
 
 
 @router.get("/cards/{lot_id}/{facility_id}", response_model=StockCardOut, responses=problem_responses(404, 422, 503))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 
 from ledger.domain import NotFound
 
-from ..deps import HistoryFresh, LedgerDep, ProvenanceDep, ReadsDep, RuntimeDep, occurred
+from ..deps import HistoryRead, LedgerDep, ProvenanceDep, ReadsDep, occurred
 from ..errors import problem_responses
 from ..schemas import (
     AdverseEventClassification,
@@ -131,11 +131,11 @@ def classify_adverse_event(
     responses=problem_responses(404, 422, 503),
 )
 def vaccination_history(
-    person_id: UUID, runtime: RuntimeDep, ledger: LedgerDep, fresh: HistoryFresh, reads: ReadsDep
+    person_id: UUID, histories: HistoryRead, ledger: LedgerDep, reads: ReadsDep
 ) -> dict[str, Any]:
     """Doses, series status and next dose due, from the `vaccination_history` projection, with the name
     and date of birth from the person's record (the projection keeps no names). The read is logged."""
-    history = runtime.vaccination_history.history(person_id)
+    history = histories.history(person_id)
     if history is None:
         raise NotFound("person", person_id)
     person = ledger.person(person_id)
