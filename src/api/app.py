@@ -48,6 +48,9 @@ An event-sourced national record of vaccination, vaccine logistics and identity.
   Bodies may carry `occurred_at` (with a time zone) when the fact happened before it is recorded.
 * **Reads** of projections accept `min_position` and wait (bounded) until the projection has
   processed that position: pass the `position` a write answered to read your own writes.
+  Stock, a person's vaccination history and the risk map also accept `as_of_position` instead:
+  the figure as it stood at that position, from an as-of build an operator made
+  (`ledger projections build NAME --as-of-position N`; 409 `as_of_not_built` otherwise).
 * **Errors** are RFC 9457 `application/problem+json`: 422 with the `field`, 404 with the `kind`
   and `key`, 409 with the `rule` that refused the command, 503 with `Retry-After`.
 """
