@@ -237,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of each server")
     parser.add_argument("--no-projections", action="store_true",
                         help="run the API without its in-process projection engine")
+    parser.add_argument("--engine-process", action="store_true",
+                        help="run the projection engine as its own process (`ledger projections run`) instead of "
+                             "one in each API worker, as docs/operations.md advises with --workers")
     parser.add_argument("--load-generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--ledger-env", action="append", default=[], metavar="KEY=VALUE",
                         help="an eventsourcing setting for the API's Ledger (Settings.extra_env), e.g. "
@@ -253,11 +256,14 @@ def main(argv: list[str] | None = None) -> int:
         with connect(url) as conn:
             head0 = conn.execute("SELECT max(notification_id) FROM ledger_events").fetchone()[0]
         env = {"LEDGER_DATABASE_URL": url, "BENCH_RAW_DSN": url,
-               "LEDGER_PROJECTIONS_IN_PROCESS": "0" if args.no_projections else "1",
+               "LEDGER_PROJECTIONS_IN_PROCESS": "0" if args.no_projections or args.engine_process else "1",
                "BENCH_LEDGER_EXTRA_ENV": " ".join(args.ledger_env)}
         servers = {"raw_insert": Server("bench.http_app:raw_insert_api", env, RESULTS / "http-raw-server.log",
                                              args.workers),
                    "ledger": Server("bench.http_app:ledger_api", env, RESULTS / "http-ledger-server.log", args.workers)}
+        engine = subprocess.Popen([sys.executable, "-m", "ledger.cli", "projections", "run"], cwd=ROOT,
+                                  env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                                  stderr=open(RESULTS / "http-engine.log", "w")) if args.engine_process else None  # noqa: SIM115
         offset = 0
         runs: dict[str, list[dict]] = {"raw_insert": [], "ledger": []}
         try:
@@ -286,6 +292,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for server in servers.values():
                 server.stop()
+            if engine is not None:
+                fields = Path(f"/proc/{engine.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                engine_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                log(f"projection engine process: {engine_cpu:.1f} s CPU over the whole run (both servers' turns)")
+                engine.terminate()
+                engine.wait(timeout=30)
         with connect(url) as conn:
             doses = conn.execute("SELECT count(*) FROM ledger_events WHERE topic = 'ledger.person.DoseAdministered'"
                                  ).fetchone()[0]
@@ -319,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"ratio {summary['ratio_rate_to_raw']:.0%}; target {TARGET_RATE} req/s & p99 < {TARGET_P99_MS:.0f} ms: "
         f"{'met' if summary['target']['met'] else 'MISSED'}")
     variant = ("" if args.facilities > 1 else "_hot_card") + (f"_{args.workers}_workers" if args.workers > 1 else "") + (
-        "_no_projections" if args.no_projections else "") + (
+        "_no_projections" if args.no_projections else "") + ("_engine_process" if args.engine_process else "") + (
         "_" + "_".join(e.split("=")[0].lower() for e in args.ledger_env) if args.ledger_env else "")
     write_results(f"http_doses{variant}", {"params": vars(args) | {"people_seeded": people, "load_generator":
                                                            "wrk" if use_wrk else "python"}, "results": summary})

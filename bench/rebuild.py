@@ -203,6 +203,19 @@ def generate(ledger: Any, url: str, events: int, writer: str, batch_people: int)
             "writer": writer}
 
 
+def storage(url: str) -> dict[str, float]:
+    """Bytes on disk per stored event: the events table (with its TOAST) and its indexes, after VACUUM."""
+    with connect(url) as conn:
+        count, table, indexes = conn.execute(
+            "SELECT count(*), pg_table_size('ledger_events'), pg_indexes_size('ledger_events') FROM ledger_events"
+        ).fetchone()
+    per = {"events": count, "table_bytes_per_event": table / count, "index_bytes_per_event": indexes / count,
+           "total_bytes_per_event": (table + indexes) / count}
+    log(f"storage: {count:,} events, {per['total_bytes_per_event']:.0f} bytes each on disk "
+        f"({per['table_bytes_per_event']:.0f} table + {per['index_bytes_per_event']:.0f} indexes)")
+    return per
+
+
 def library_read(ledger: Any, topics: tuple[str, ...], head: int, batch: int) -> float:
     """Events/s of the engine's read path alone: select_notifications + mapper.to_domain_event."""
     to_event = ledger.mapper.to_domain_event
@@ -281,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         head = ledger.head()
         db = PostgresProjectionDB(settings)
         engine = ProjectionEngine(ledger, db, all_projections(), settings.projection_batch_size)
-        results: dict[str, Any] = {"generated": generated, "head": head, "rebuild_batch": REBUILD_BATCH}
+        results: dict[str, Any] = {"generated": generated, "head": head, "rebuild_batch": REBUILD_BATCH,
+                                   "storage": storage(url)}
         raw_all = repeat(lambda: select_decode(url)[0], args.repeats, "raw select+decode, all rows, rows/s")
         results["raw_select_decode_all"] = raw_all
         for name in ("vaccination_history", "stock"):

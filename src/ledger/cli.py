@@ -85,7 +85,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     with _read_side(settings) as (ledger, runtime):
         print(f"Loading the demo campaign into {settings.describe()} ...")
         started = time.monotonic()
-        summary = load_demo(ledger, people=args.people, progress=_progress("demo"))
+        summary = load_demo(ledger, people=args.people, progress=_progress("demo", unit="command"))
         applied = runtime.engine.catch_up()
         print(f"Loaded in {time.monotonic() - started:.1f}s; projections applied {applied} events.")
         for key, value in summary.items():
@@ -348,16 +348,34 @@ def cmd_checkins_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if result.refused == 0 else 3
 
 
-def _progress(label: str):  # noqa: ANN202
-    """A progress callback (done, total) drawn with tqdm on a terminal, silent otherwise."""
+def _progress(label: str, unit: str = "position", every: float = 10.0):  # noqa: ANN202
+    """A progress callback (done, total): a tqdm bar (rate, ETA) on a terminal; elsewhere (a service's
+    log, nohup) a line on stderr every `every` seconds with the rate and the time left."""
     from tqdm import tqdm
+
+    if not sys.stderr.isatty():
+        started = last = time.monotonic()
+        first: list[int] = []
+
+        def report(done: int, total: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            first[:] = first or [done]
+            if now - last < every and done < total:
+                return
+            last = now
+            rate = (done - first[0]) / max(now - started, 1e-9)
+            left = f", about {(total - done) / rate:,.0f}s left" if rate > 0 and done < total else ""
+            print(f"{label}: {unit} {done:,} of {total:,} ({done / max(total, 1):.0%}), {rate:,.0f} {unit}s/s"
+                  f"{left}", file=sys.stderr, flush=True)
+
+        return report
 
     bar: dict[str, tqdm] = {}
 
     def update(done: int, total: int) -> None:
         if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc=label, unit="pos", unit_scale=True, file=sys.stderr,
-                              disable=not sys.stderr.isatty())
+            bar["bar"] = tqdm(total=total, desc=label, unit=unit, unit_scale=True, file=sys.stderr)
         b = bar["bar"]
         b.total = total
         b.update(done - b.n)

@@ -13,6 +13,7 @@ def test_a_figure_read_as_of_a_position_is_what_the_live_read_said_then(api, see
     stock_then = api.get("/v1/stock", min_position=n, facility_id=seeded.point_id)
     history_path = f"/v1/people/{seeded.person_id}/vaccination-history"
     history_then = api.get(history_path, min_position=n)
+    totals_then = api.get("/v1/stock/totals", min_position=n, by="vaccine")
     later = api.register_person(id_number="001090000002")
     screening = api.screen(later, seeded.point_id)["ids"]["screening_id"]
     api.dose(later, seeded.lot_id, seeded.point_id, screening_id=screening)
@@ -22,6 +23,7 @@ def test_a_figure_read_as_of_a_position_is_what_the_live_read_said_then(api, see
                                                   "quantity": 6, "direction": "out", "reason": "damaged"}, expect=201)
     assert api.get("/v1/stock", min_position=adjusted["position"], facility_id=seeded.point_id) != stock_then
     assert api.get(history_path, min_position=void["position"]) != history_then
+    assert api.get("/v1/stock/totals", min_position=adjusted["position"], by="vaccine") != totals_then
 
     refused = api.get("/v1/stock", expect=409, as_of_position=n)
     assert refused["rule"] == "as_of_not_built" and refused["as_of_position"] == n
@@ -29,10 +31,11 @@ def test_a_figure_read_as_of_a_position_is_what_the_live_read_said_then(api, see
 
     runtime = api.client.app.state.runtime
     Build(runtime.engine, ["stock", "vaccination_history"], until=n).as_of()
+    [area] = api.get("/v1/projections")["scratch_areas"]
+    assert area["name"].startswith(f"asof_{n}_") and area["positions"] == {"stock": n, "vaccination_history": n}
     assert api.get("/v1/stock", as_of_position=n, facility_id=seeded.point_id) == stock_then
     assert api.get(history_path, as_of_position=n) == history_then
-    assert api.get("/v1/stock/totals", as_of_position=n, by="vaccine") == api.get(
-        "/v1/stock/totals", as_of_position=n, by="vaccine")
+    assert api.get("/v1/stock/totals", as_of_position=n, by="vaccine") == totals_then
     # The risk map reads `risk_map` too, which this build left out.
     assert api.get("/v1/risk-map", expect=409, as_of_position=n, level="province", week="2021-W30")["rule"] \
         == "as_of_not_built"

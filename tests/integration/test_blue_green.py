@@ -222,7 +222,8 @@ def test_the_cli_rebuilds_builds_as_of_lists_and_drops(store, world, prov, runti
     capsys.readouterr()
 
     assert run("rebuild", "stock", "vaccination_history") == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert f"rebuild stock, vaccination_history: position {head:,} of {head:,} (100%)" in err  # not a terminal
     assert f"stock: digest {engine.digest('stock')} at position {head}" in out
     assert f"vaccination_history: digest {engine.digest('vaccination_history')} at position {head}" in out
     assert run("build", "stock", "--as-of-position", str(n)) == 0
@@ -239,3 +240,41 @@ def test_the_cli_rebuilds_builds_as_of_lists_and_drops(store, world, prov, runti
     assert run("rebuild", "no_such_projection") == 2
     with pytest.raises(SystemExit):
         run("build", "stock", "--as-of-time", "2021-08-01T12:00:00")  # no offset: refused by the parser
+
+
+@pytest.mark.postgres
+def test_the_switch_gives_up_on_a_long_read_and_tries_again(pg_settings, prov, world_factory, monkeypatch, caplog):
+    """A read holding a live table longer than the switch's lock timeout makes the switch roll back (so new
+    reads are not queued behind it for long) and try again; it then switches in the same rows."""
+    import psycopg
+
+    from ledger.application import Ledger
+    from projections.runtime import ProjectionRuntime
+
+    monkeypatch.setattr(scratch, "SWITCH_LOCK_TIMEOUT", "100ms")
+    ledger = Ledger(pg_settings)
+    runtime = ProjectionRuntime(pg_settings, ledger)
+    try:
+        supply_chain(world_factory(ledger, tag="0815"), prov)
+        runtime.engine.catch_up()
+        live = runtime.engine.digest("stock")
+        held = threading.Event()
+
+        def long_report() -> None:
+            with psycopg.connect(pg_settings.postgres_conninfo()) as conn:
+                conn.execute("LOCK TABLE stock_levels IN ACCESS SHARE MODE")  # what any SELECT of it holds
+                held.set()
+                time.sleep(0.4)  # past the first attempt's timeout, not past the second attempt's start
+
+        reader = threading.Thread(target=long_report)
+        reader.start()
+        assert held.wait(10)
+        try:
+            assert Build(runtime.engine, ["stock"]).rebuild() == {"stock": live}
+        finally:
+            reader.join(timeout=10)
+        assert any("trying again" in r.getMessage() for r in caplog.records)
+        assert runtime.engine.digest("stock") == live and scratch.areas(runtime.db) == []
+    finally:
+        runtime.close()
+        ledger.close()

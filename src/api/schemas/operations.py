@@ -15,8 +15,15 @@ class ProjectionStatus(ResponseModel):
     events_per_second: float
 
 
+class ScratchAreaStatus(ResponseModel):
+    name: str = Field(description="`asof_<N>_...`: an as-of build, readable with `?as_of_position=N`; "
+                      "`rebuild_...`: a rebuild under way or interrupted.")
+    positions: dict[str, int] = Field(description="Each projection in the area, and the position it has reached.")
+
+
 class ProjectionStatuses(ResponseModel):
     items: list[ProjectionStatus]
+    scratch_areas: list[ScratchAreaStatus]
 
 
 class Liveness(ResponseModel):
