@@ -95,7 +95,7 @@ class Rows:
         if emptied is None:
             self.tx.upsert(self.table, self.key, [self.rows[k] for k in keys])
             return
-        # In a table this transaction emptied, a key it never wrote is not there: a plain insert.
+        # In a table a build created empty, a key it never wrote is not there: a plain insert.
         new: list[dict[str, Any]] = []
         written: list[dict[str, Any]] = []
         for k in keys:

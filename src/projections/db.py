@@ -37,21 +37,26 @@ def quote_ident(name: str) -> str:
 
 
 class Emptied:
-    """What a transaction wrote to a table it emptied (a rebuild): the keys, and the values of each
-    column that `Rows` has looked rows up by.
+    """What a build wrote to a table it created empty (`projections.scratch`): the keys, and the values
+    of each column that `Rows` has looked rows up by.
 
-    With it, a lookup asks the table only for values this transaction wrote (nothing else can be
-    there), and a row whose key was never written is inserted without a merge. A column first
-    looked up after rows were written is not tracked (every lookup by it queries), and tracking
-    stops, falling back to queries and merges, beyond `limit` keys, so memory stays bounded
-    (about 300 bytes a key with one looked-up column: some 300 MB per table at the limit).
+    With it, a lookup asks the table only for values the build wrote (nothing else can be there),
+    and a row whose key was never written is inserted without a merge. A column first looked up
+    after rows were written is not tracked (every lookup by it queries), and tracking stops,
+    falling back to queries and merges, beyond `limit` keys, so memory stays bounded.
+
+    Keys and values are kept as their hashes (about 70 bytes each; the tuples and strings
+    themselves, kept alive by a set of them, cost 2-3 times as much and made a 10 M-event
+    rebuild outgrow an earlier limit of 1 M keys, and run at half speed past it). A collision can
+    only make a key look written or a value look present: the row is then merged, or looked up
+    and not found, as without tracking; never inserted twice.
     """
 
-    def __init__(self, limit: int = 1_000_000) -> None:
+    def __init__(self, limit: int = 4_000_000) -> None:
         self.limit = limit
-        self.keys: set[tuple] | None = set()
-        #: column -> values written; None: untracked (query every time)
-        self.values: dict[str, set | None] = {}
+        self.keys: set[int] | None = set()
+        #: column -> hashes of the values written; None: untracked (query every time)
+        self.values: dict[str, set[int] | None] = {}
 
     def may_exist(self, column: str, wanted: set) -> set:
         """The subset of `wanted` that a lookup by `column` could find in the table."""
@@ -60,34 +65,29 @@ class Emptied:
         if column not in self.values:
             self.values[column] = set() if not self.keys else None
         written = self.values[column]
-        return wanted if written is None else wanted & written
+        return wanted if written is None else {v for v in wanted if hash(v) in written}
 
     def is_new(self, key: tuple) -> bool:
-        return self.keys is not None and key not in self.keys
+        return self.keys is not None and hash(key) not in self.keys
 
     def wrote(self, keys: list[tuple], rows: Sequence[dict[str, Any]]) -> None:
         if self.keys is None:
             return
-        self.keys.update(keys)
+        self.keys.update(map(hash, keys))
         if len(self.keys) > self.limit:
             self.keys, self.values = None, {}
             return
         for column, written in self.values.items():
             if written is not None:
-                written.update(row[column] for row in rows)
+                written.update(hash(row[column]) for row in rows)
 
 
 class Tx:
     """A transaction on the projection store."""
 
     dialect: str
-    #: tables this transaction emptied (`empty`), with what it wrote to them since.
+    #: tables a build created empty, with what it has written to them (`Emptied`); {} elsewhere.
     emptied: dict[str, Emptied]
-
-    def empty(self, table: str) -> None:
-        """Delete every row of `table`, and track what this transaction writes to it from now on."""
-        self.execute(f"DELETE FROM {quote_ident(table)}")
-        self.emptied[table] = Emptied()
 
     def insert(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         """Insert rows whose keys are not in the table."""

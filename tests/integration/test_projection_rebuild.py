@@ -187,7 +187,6 @@ def test_a_rebuild_past_its_tracking_limit_still_merges(tmp_path):
     db = SQLiteProjectionDB(tmp_path / "limit.sqlite3")
     with db.transaction() as tx:
         tx.execute("CREATE TABLE probe (id text PRIMARY KEY, n bigint)")
-        tx.empty("probe")
         tx.emptied["probe"] = Emptied(limit=2)
         first = Rows(tx, "probe", ("id",))
         first.load(["a", "b", "c"])
