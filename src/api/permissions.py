@@ -241,6 +241,8 @@ PERMISSIONS: dict[str, Permission] = {
     # Bulk rows are scope-checked one by one (api.routers.checkins): a provincial token's rows outside its
     # province are refused in the report.
     "bulk_check_in": _p("provincial", NATIONAL, "integrator"),
+    # Backlog rows are checked one by one against their own command's entry here (api.routers.imports).
+    "import_backlog": _p("vaccinator", "provincial", NATIONAL),
     # The router narrows a provincial caller to the cases of its province.
     "exposure_candidates": _p("provincial", NATIONAL, "auditor"),
     # risk map and reference population

@@ -11,22 +11,20 @@ the first result. Library errors are translated into domain errors here.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-import orjson
 from eventsourcing.application import AggregateNotFoundError, Application, LRUCache, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Mapper, Recording
 from eventsourcing.utils import get_topic
 
-from .commands import CheckInCommands, RiskCommands, TestingCommands, TracingCommands
-from .commands._shared import CommandResult, locals_of, uuid_of
+from .commands import BacklogCommands, CheckInCommands, RiskCommands, TestingCommands, TracingCommands
+from .commands._shared import BATCH, CALLER_GRANT, CommandResult, locals_of, request_digest, uuid_of
+from .commands._shared import READ_SET as _READ_SET
 from .domain import (
     AccessGrant,
     BreakGlass,
@@ -77,12 +75,6 @@ _ROLE_FACILITY_KINDS = {"vaccinator": VACCINATING_KINDS, "warehouse_clerk": STOC
                         "lab": frozenset({"lab"})}
 
 
-#: The aggregates the running command read without changing them: id -> version read. Saved with
-#: the command's events so the recorder can refuse the insert if one of them moved on.
-_READ_SET: ContextVar[dict[UUID, int] | None] = ContextVar("read_set", default=None)
-#: The grant (id, version) of the token a command is made under, set by the API for each request:
-#: it joins every command's read set, so a command never commits after its token was revoked.
-CALLER_GRANT: ContextVar[tuple[UUID, int] | None] = ContextVar("caller_grant", default=None)
 
 
 def _project(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -101,11 +93,7 @@ class GrantRevoked(Exception):
     """The token a command was made under was revoked (or expired) before the command committed."""
 
 
-def _digest(payload: dict) -> str:
-    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
-
-
-class Ledger(TestingCommands, TracingCommands, CheckInCommands, RiskCommands, Application):
+class Ledger(BacklogCommands, TestingCommands, TracingCommands, CheckInCommands, RiskCommands, Application):
     """The national health data ledger (write side)."""
 
     name = "Ledger"
@@ -184,10 +172,18 @@ class Ledger(TestingCommands, TracingCommands, CheckInCommands, RiskCommands, Ap
             out.append((p, state))
         return out
 
+    def _get(self, aggregate_id: UUID) -> LedgerAggregate:
+        """The aggregate as the running command sees it: from the store, or, inside a bulk import's
+        batch, as the batch's earlier rows left it (`ledger.commands.backlog`)."""
+        batch = BATCH.get()
+        if batch is not None:
+            return batch.get(self, aggregate_id)
+        return self.repository.get(aggregate_id, projector_func=_project)
+
     def _load(self, cls: type[A], aggregate_id: UUID, *, kind: str, field: str | None = None) -> A:
         """Load an aggregate; unknown ids are 404 (`field=None`, an id in the path) or 422 (`field`)."""
         try:
-            aggregate = self.repository.get(aggregate_id, projector_func=_project)
+            aggregate = self._get(aggregate_id)
         except AggregateNotFoundError:
             if field is not None:
                 raise Invalid(field, f"unknown {kind} {aggregate_id}") from None
@@ -240,7 +236,7 @@ class Ledger(TestingCommands, TracingCommands, CheckInCommands, RiskCommands, Ap
 
     def _find(self, aggregate_id: UUID) -> LedgerAggregate | None:
         try:
-            return self.repository.get(aggregate_id, projector_func=_project)
+            return self._get(aggregate_id)
         except AggregateNotFoundError:
             return None
 
@@ -255,8 +251,12 @@ class Ledger(TestingCommands, TracingCommands, CheckInCommands, RiskCommands, Ap
         request: dict,
         build: Callable[[], tuple[list[LedgerAggregate], dict[str, Any]]],
     ) -> CommandResult:
-        """Run `build` (load, decide) and save what it changed, with retries and idempotency."""
-        digest = _digest(request) if prov.client_ref else ""
+        """Run `build` (load, decide) and save what it changed, with retries and idempotency.
+        Inside a bulk import's batch, the batch runs it and saves it with the batch's other rows."""
+        batch = BATCH.get()
+        if batch is not None:
+            return batch.execute(command, prov, request, build)
+        digest = request_digest(request) if prov.client_ref else ""
         receipt_id = CommandReceipt.create_id(prov.org, prov.client_ref) if prov.client_ref else None
         for attempt in range(MAX_ATTEMPTS):
             if attempt:

@@ -348,6 +348,52 @@ def cmd_checkins_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if result.refused == 0 else 3
 
 
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Import a backlog (NDJSON or CSV): progress on stderr, a report line per row that is not accepted
+    (every row with --all, or all of them to --report FILE), then the counts."""
+    import orjson
+
+    from api.backlog import parse_csv, parse_ndjson
+
+    from .domain import LedgerError
+
+    csv_file = args.format == "csv" or (args.format is None and args.file.lower().endswith(".csv"))
+    try:
+        with open(args.file, "rb") as f:
+            total = sum(1 for line in f if line.strip()) - (1 if csv_file else 0)
+    except OSError as e:
+        print(f"cannot read {args.file}: {e}", file=sys.stderr)
+        return 1
+    progress = _progress("import", unit="row")
+    done = [0]
+    out = open(args.report, "wb") if args.report else None  # noqa: SIM115 - closed below
+
+    def report(row) -> None:  # noqa: ANN001
+        done[0] += 1
+        if out is not None:
+            out.write(orjson.dumps(row.as_dict()) + b"\n")
+        elif args.all or row.status != "accepted":
+            print(orjson.dumps(row.as_dict()).decode())
+        if done[0] % 1000 == 0 or done[0] == total:
+            progress(done[0], total)
+
+    try:
+        with _opened(settings) as ledger, open(args.file, encoding="utf-8", newline="" if csv_file else None) as f:
+            rows = parse_csv(f) if csv_file else parse_ndjson(f)
+            result = ledger.import_backlog(rows, prov=_operator(args), on_report=report,
+                                           **({"batch_size": args.batch} if args.batch else {}))
+    except (LedgerError, OSError, UnicodeDecodeError) as e:
+        # Every batch reported above is recorded; importing the same file again adds only what is missing.
+        print(f"stopped: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if out is not None:
+            out.close()
+    print(f"accepted={result.accepted} duplicate={result.duplicate} refused={result.refused} "
+          f"position={result.position}", file=sys.stderr)
+    return 0 if result.refused == 0 else 3
+
+
 def _progress(label: str, unit: str = "position", every: float = 10.0):  # noqa: ANN202
     """A progress callback (done, total): a tqdm bar (rate, ETA) on a terminal; elsewhere (a service's
     log, nohup) a line on stderr every `every` seconds with the rate and the time left."""
@@ -480,6 +526,16 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--format", choices=("ndjson", "csv"), help="default: by the file's extension (.csv or NDJSON)")
     imp.add_argument("--all", action="store_true", help="report every row, not only those not accepted")
     imp.set_defaults(func=cmd_checkins_import)
+    backlog = sub.add_parser(
+        "import", parents=[operator], help="import a backlog of registrations, screenings and doses (NDJSON or CSV):"
+        " each row checked as its single command, good rows appended in large transactions, a report per row;"
+        " importing the same file again (same --org) adds only what is missing")
+    backlog.add_argument("file")
+    backlog.add_argument("--format", choices=("ndjson", "csv"), help="default: by the file's extension")
+    backlog.add_argument("--batch", type=int, default=None, help="rows per transaction (default 2000)")
+    backlog.add_argument("--report", metavar="FILE", help="write every row's report to FILE (NDJSON)")
+    backlog.add_argument("--all", action="store_true", help="print every row's report, not only those not accepted")
+    backlog.set_defaults(func=cmd_import)
     return parser
 
 

@@ -81,6 +81,7 @@ ALLOWED: dict[str, set[str]] = {
     "check_in": {"provincial", "national_operator", "citizen"},
     "get_checkin": {"provincial", "national_operator", "auditor"},
     "bulk_check_in": {"provincial", "national_operator", "integrator"},
+    "import_backlog": {"vaccinator", "provincial", "national_operator"},
     "exposure_candidates": {"provincial", "national_operator", "auditor"},
     # risk map
     "risk_map": {"vaccinator", "warehouse_clerk", "lab", "provincial", "national_operator", "auditor"},

@@ -125,6 +125,10 @@ def _catalogue(api, s) -> tuple[dict[str, str], dict[str, Any]]:
                           "mode": "staff_scan"},
         "/v1/check-ins/bulk": {"venue_id": venue, "person_id": s.person_id, "checked_in_at": _now(),
                                "mode": "citizen_scan", "client_ref": "sweep-1"},
+        # backlog imports (one NDJSON line; the sweep sends it as JSON, which is one line of NDJSON)
+        "/v1/imports/backlog": {"command": "screen", "ref": "sweep-row-1", "person": {"id_type": "cccd",
+                                "id_number": "001090000099"}, "facility_id": s.point_id,
+                                "vitals": {"temperature_c": 36.6}, "occurred_at": _now()},
         # risk map
         "/v1/population": {"area_level": "ward", "area_code": "00001", "province_code": "01", "year": 2021,
                            "total": 100, "aged_18_plus": 80, "aged_50_plus": 20, "data_source": "GSO"},

@@ -5,9 +5,10 @@ Each mixin's methods run on the `Ledger` itself: they load aggregates (`_load`, 
 read sets). The supply chain, people and vaccination commands are still on `Ledger` itself.
 """
 
+from .backlog import BacklogCommands
 from .checkins import CheckInCommands
 from .risk import RiskCommands
 from .testing import TestingCommands
 from .tracing import TracingCommands
 
-__all__ = ["CheckInCommands", "RiskCommands", "TestingCommands", "TracingCommands"]
+__all__ = ["BacklogCommands", "CheckInCommands", "RiskCommands", "TestingCommands", "TracingCommands"]

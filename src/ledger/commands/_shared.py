@@ -1,12 +1,29 @@
-"""What every command shares: its answer, the request as the idempotency digest sees it, id parsing."""
+"""What every command shares: its answer, the request as the idempotency digest sees it, id parsing,
+the read set and the bulk batch it runs in."""
 
 from __future__ import annotations
 
+import hashlib
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import orjson
+
 from ..domain import Invalid
+
+if TYPE_CHECKING:
+    from .backlog import Batch
+
+#: The aggregates the running command read without changing them: id -> version read. Saved with
+#: the command's events so the recorder can refuse the insert if one of them moved on.
+READ_SET: ContextVar[dict[UUID, int] | None] = ContextVar("read_set", default=None)
+#: The grant (id, version) of the token a command is made under, set by the API for each request:
+#: it joins every command's read set, so a command never commits after its token was revoked.
+CALLER_GRANT: ContextVar[tuple[UUID, int] | None] = ContextVar("caller_grant", default=None)
+#: The bulk import batch the running command belongs to (`ledger.commands.backlog`), if any.
+BATCH: ContextVar[Batch | None] = ContextVar("batch", default=None)
 
 
 @dataclass(frozen=True)
@@ -16,6 +33,11 @@ class CommandResult:
     ids: dict[str, str]
     position: int
     replayed: bool = False
+
+
+def request_digest(payload: dict) -> str:
+    """What a receipt remembers of a request, to tell a repeat from another command under its client_ref."""
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
 
 
 def locals_of(**values: Any) -> dict[str, Any]:

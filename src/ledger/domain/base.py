@@ -10,6 +10,7 @@ difference.
 from __future__ import annotations
 
 import copy
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,8 +25,10 @@ from .errors import Invalid
 LEDGER_NAMESPACE = uuid.UUID("6f1a3c0e-54d1-5b8e-9a57-2b0c1d7e4f10")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def natural_id(kind: str, *parts: str) -> uuid.UUID:
-    """A deterministic id for a natural key, so a repeated registration finds the first one."""
+    """A deterministic id for a natural key, so a repeated registration finds the first one.
+    Cached: a command looks up the same keys (receipt, identity key, stock card) several times."""
     return uuid.uuid5(LEDGER_NAMESPACE, "/".join((kind, *parts)))
 
 
