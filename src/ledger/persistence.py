@@ -58,6 +58,6 @@ def ledger_env(settings: Settings) -> dict[str, str]:
     if settings.cipher_key is not None:
         # AES-GCM over each stored event's (and snapshot's) state: ids, versions, topics and positions
         # stay readable for the engine and for auditors; names, numbers and answers do not.
-        env.update({"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": settings.cipher_key})
+        env.update({"CIPHER_TOPIC": "ledger.cipher:LedgerCipher", "CIPHER_KEY": settings.cipher_key})
     env.update(settings.extra_env)
     return env
