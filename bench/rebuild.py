@@ -17,6 +17,8 @@
 4. Every projection rebuilt together in one pass (`projections.rebuild.Build`), `--repeats`
    times: events/s = events of any projection's topics / seconds, against the raw ceiling
    over all rows; with the switch's duration.
+5. Every event exported to Parquet (`ledger.export.export_events`, one file per event type),
+   `--repeats` times, against the raw ceiling over all rows; with the files' bytes per event.
 
     python -m bench.rebuild                         # 1,000,000 events (several minutes)
     python -m bench.rebuild --events 50000 --repeats 2   # smoke run
@@ -30,9 +32,11 @@ import cProfile
 import io
 import pstats
 import random
+import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from .common import (
@@ -269,6 +273,24 @@ def one_pass(url: str, engine: Any, head: int, raw_all: Spread, repeats: int) ->
     }
 
 
+def export(ledger: Any, raw_all: Spread, repeats: int) -> dict[str, Any]:
+    """`ledger export --no-projections`: every event decoded into Parquet files (one per type), events/s
+    against raw select + decode of all rows, and the files' bytes per event."""
+    from ledger.export import export_events
+
+    rates, size = [], 0.0
+    for i in range(repeats):
+        with tempfile.TemporaryDirectory() as directory, Stopwatch() as sw:
+            events = export_events(ledger, Path(directory))["events"]
+            size = sum(p.stat().st_size for p in Path(directory).rglob("*.parquet")) / events
+        rates.append(events / sw.seconds)
+        log(f"export events [{i + 1}/{repeats}]: {sw.seconds:.1f}s, {rates[-1]:,.0f} ev/s, cpu {sw.cpu_seconds:.1f}s,"
+            f" {size:.0f} bytes/event in Parquet")
+    rate = spread(rates)
+    log(f"export: {rate.fmt(' ev/s')} = {ratio(rate, raw_all):.0%} of raw select+decode {raw_all.fmt(' rows/s')}")
+    return {"events_per_second": rate, "ratio_to_raw_select_decode": ratio(rate, raw_all), "bytes_per_event": size}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000, help="events to generate (at least)")
@@ -335,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{raw.fmt(' rows/s')}; target {TARGET_EVENTS_PER_SECOND:,}: "
                 f"{'met' if rate.median >= TARGET_EVENTS_PER_SECOND else 'MISSED'}")
         results["all_one_pass"] = one_pass(url, engine, head, raw_all, args.repeats)
+        results["export_events"] = export(ledger, raw_all, args.repeats)
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()

@@ -394,6 +394,50 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if result.refused == 0 else 3
 
 
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Events (one Parquet file per type) and projection tables to DIR for analysis, with a manifest."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    import orjson
+
+    from projections.export import export_projections
+
+    from .export import export_events
+
+    directory = Path(args.directory)
+    if directory.exists() and any(directory.iterdir()):
+        print(f"{directory} is not empty: export into a new directory", file=sys.stderr)
+        return 2
+    with _read_side(settings) as (ledger, runtime):
+        try:
+            names = [] if args.no_projections else _names(runtime, args.projection or ["all"])
+        except KeyError as e:
+            print(e.args[0], file=sys.stderr)
+            return 2
+        head = ledger.head()
+        up_to = head if args.up_to_position is None else args.up_to_position
+        if not 0 <= up_to <= head:
+            print(f"position {up_to} is not in the log (its head is {head})", file=sys.stderr)
+            return 2
+        manifest: dict = {"exported_at": datetime.now(UTC).isoformat(), "store": settings.describe(), "head": head,
+                          "personal_data": args.personal_data}
+        directory.mkdir(parents=True, exist_ok=True)
+        if not args.no_events:
+            manifest["events"] = export_events(ledger, directory, up_to=up_to, personal_data=args.personal_data,
+                                               progress=_progress("export events"))
+        manifest["projections"] = export_projections(runtime.engine, names, directory, personal_data=args.personal_data)
+    # Written last: a directory without its manifest is an export that did not finish.
+    (directory / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+    events = manifest.get("events", {})
+    print(f"exported {events.get('events', 0)} events up to position {events.get('up_to_position', up_to)} in "
+          f"{len(events.get('files', {}))} files, and {len(names)} projections, to {directory}"
+          + ("" if args.personal_data else " (without personal data)"))
+    for name, info in manifest["projections"].items():
+        print(f"{name}: digest {info['digest']} at position {info['position']}")
+    return 0
+
+
 def _progress(label: str, unit: str = "position", every: float = 10.0):  # noqa: ANN202
     """A progress callback (done, total): a tqdm bar (rate, ETA) on a terminal; elsewhere (a service's
     log, nohup) a line on stderr every `every` seconds with the rate and the time left."""
@@ -536,6 +580,18 @@ def build_parser() -> argparse.ArgumentParser:
     backlog.add_argument("--report", metavar="FILE", help="write every row's report to FILE (NDJSON)")
     backlog.add_argument("--all", action="store_true", help="print every row's report, not only those not accepted")
     backlog.set_defaults(func=cmd_import)
+    export = sub.add_parser(
+        "export", help="events (decoded, one Parquet file per event type) and projection tables to Parquet files in"
+        " DIRECTORY, for DuckDB, pandas or R; personal data left out unless --personal-data")
+    export.add_argument("directory", help="a new or empty directory")
+    export.add_argument("--up-to-position", type=int, default=None, help="the last position exported (default: the head)")
+    export.add_argument("--projection", action="append", metavar="NAME", help="export this projection (repeatable;"
+                        " default: all)")
+    export.add_argument("--no-projections", action="store_true", help="export events only")
+    export.add_argument("--no-events", action="store_true", help="export projections only")
+    export.add_argument("--personal-data", action="store_true", help="include names, document numbers, phones,"
+                        " street addresses, birth dates and free text")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -154,6 +154,10 @@ class Tx:
         if fallen:
             self.executemany(f"DELETE FROM {t} WHERE {match} AND {c} = 0", fallen)
 
+    def stream_tuples(self, sql: str, size: int = 50_000) -> Iterator[tuple[list[str], list[tuple]]]:
+        """(column names, up to `size` rows) at a time, for tables too large to hold at once (exports)."""
+        raise NotImplementedError
+
     def lock_position(self, name: str) -> int:
         """The projection's position, locked against other writers until the transaction ends."""
         raise NotImplementedError
@@ -242,6 +246,12 @@ class _SQLiteTx(Tx):
     def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
         cur = self.conn.execute(self._sql(sql), params)
         return [d[0] for d in cur.description], cur.fetchall()
+
+    def stream_tuples(self, sql: str, size: int = 50_000) -> Iterator[tuple[list[str], list[tuple]]]:
+        cur = self.conn.execute(self._sql(sql))
+        names = [d[0] for d in cur.description]
+        while rows := cur.fetchmany(size):
+            yield names, rows
 
     def lock_position(self, name: str) -> int:
         # BEGIN IMMEDIATE already holds the file's write lock for this transaction.
@@ -386,6 +396,12 @@ class _PostgresTx(Tx):
         cur = self.conn.cursor()
         cur.execute(sql, params)
         return [d.name for d in cur.description], cur.fetchall()
+
+    def stream_tuples(self, sql: str, size: int = 50_000) -> Iterator[tuple[list[str], list[tuple]]]:
+        with self.conn.cursor(name="stream_tuples") as cur:  # server-side: the rows arrive `size` at a time
+            cur.execute(sql)
+            while rows := cur.fetchmany(size):
+                yield [d.name for d in cur.description], rows
 
     def lock_position(self, name: str) -> int:
         row = self.fetch("SELECT position FROM projection_positions WHERE name = %s FOR UPDATE", (name,))

@@ -222,10 +222,10 @@ class ProjectionEngine:
         """SHA-256 over the projection's rows in primary-key order: equal rows, equal digest."""
         projection = self.projection(name)
         with self.db.transaction() as tx:
-            return self._digest(tx, projection)
+            return self.digest_in(tx, projection)
 
     @staticmethod
-    def _digest(tx: Tx, projection: Projection) -> str:
+    def digest_in(tx: Tx, projection: Projection) -> str:
         """SHA-256 over each table (in name order): its name, its column names (sorted, tab-separated),
         then its rows in primary-key order as PostgreSQL's COPY text format writes them, columns
         in that sorted order (`Tx.table_text`). The same rows give the same digest on either

@@ -119,7 +119,7 @@ class Build:
                 if engine.head() - self.position <= SWITCH_LAG:
                     break
         with engine.db.transaction() as tx:
-            digests = {n: engine._digest(tx, engine.projection(n)) for n in self.names}
+            digests = {n: engine.digest_in(tx, engine.projection(n)) for n in self.names}
         if switch:
             started = time.monotonic()
             area.switch(self.tables, self.names, lambda tx: _catch_up_in(engine, tx))

@@ -35,7 +35,7 @@ def digest_of(db, rows=ROWS) -> str:
         for row in rows:
             tx.execute(f"INSERT INTO {TABLE} VALUES (%s, %s, %s, %s, %s, %s)", row)
     with db.transaction() as tx:
-        return ProjectionEngine._digest(tx, Probe())
+        return ProjectionEngine.digest_in(tx, Probe())
 
 
 @pytest.mark.postgres

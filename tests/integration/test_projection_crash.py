@@ -35,7 +35,7 @@ class DiesMidBatch(base):
 
     def apply(self, tx, events):
         super().apply(tx, events)
-        print("applied", len(events), "digest", ProjectionEngine._digest(tx, self), flush=True)
+        print("applied", len(events), "digest", ProjectionEngine.digest_in(tx, self), flush=True)
         if how == "exit":
             os._exit(1)
         os.kill(os.getpid(), signal.SIGKILL)
