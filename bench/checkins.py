@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 
 from .common import Spread, connect, fresh_database, log, repeat, spread, write_results
-from .raw_ceiling import RAW_TABLE_DDL
+from .raw_ceiling import RAW_TABLE_DDL, insert_batches
 
 BATCH = 5000
 
@@ -88,25 +88,6 @@ def ingest(ledger, lines: list[bytes]) -> float:  # noqa: ANN001
     seconds = time.perf_counter() - start
     assert report.accepted == len(lines), (report.accepted, report.duplicate, report.refused)
     return len(lines) / seconds
-
-
-def raw_batches(url: str, states: list[bytes], copy: bool) -> float:
-    """Rows/s of plain psycopg inserting `states` into a log-shaped table, BATCH rows per transaction."""
-    with connect(url) as conn:
-        cur = conn.cursor()
-        start = time.perf_counter()
-        for i in range(0, len(states), BATCH):
-            part = states[i:i + BATCH]
-            if copy:
-                with cur.copy("COPY raw_events (originator_id, originator_version, topic, state) FROM STDIN") as cp:
-                    for s in part:
-                        cp.write_row((uuid.uuid4(), 1, "ledger.checkin.CheckedIn", s))
-            else:
-                cur.executemany("INSERT INTO raw_events (originator_id, originator_version, topic, state)"
-                                " VALUES (%s, 1, %s, %s)",
-                                [(uuid.uuid4(), "ledger.checkin.CheckedIn", s) for s in part])
-            conn.commit()
-        return len(states) / (time.perf_counter() - start)
 
 
 def load_checkins(url: str, rows: int, venues: int, case_person: str, case_checkins: int) -> tuple[str, float]:
@@ -209,9 +190,10 @@ def main(argv: list[str] | None = None) -> int:
             conn.execute(RAW_TABLE_DDL)
             conn.commit()
         results["state_bytes"] = sum(map(len, states)) / len(states)
-        results["raw_executemany_per_s"] = repeat(lambda: raw_batches(url, states, copy=False), args.repeats,
+        rows = [(uuid.uuid4(), 1, "ledger.checkin.CheckedIn", s) for s in states]
+        results["raw_executemany_per_s"] = repeat(lambda: insert_batches(url, rows, BATCH, copy=False), args.repeats,
                                                   "raw executemany 5,000/tx rows/s")
-        results["raw_copy_per_s"] = repeat(lambda: raw_batches(url, states, copy=True), args.repeats,
+        results["raw_copy_per_s"] = repeat(lambda: insert_batches(url, rows, BATCH, copy=True), args.repeats,
                                            "raw COPY 5,000/tx rows/s")
         db = open_projection_db(settings)
         engine = ProjectionEngine(ledger, db, [p for p in all_projections() if p.name == "checkins"],

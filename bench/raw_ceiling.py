@@ -153,6 +153,27 @@ def insert_ceilings(url: str, inserts: int, repeats: int, clients: int = 16) -> 
     return {"insert_1_client": single, f"insert_{clients}_clients": many}
 
 
+def insert_batches(url: str, rows: list[tuple[uuid.UUID, int, str, bytes]], per_tx: int, copy: bool) -> float:
+    """Rows/s of plain psycopg inserting `rows` (originator id, version, topic, state) into an emptied
+    `raw_events`, `per_tx` rows per transaction, by `executemany` in a pipeline or by COPY."""
+    with connect(url) as conn:
+        conn.execute("TRUNCATE raw_events")
+        conn.commit()
+        cur = conn.cursor()
+        start = time.perf_counter()
+        for i in range(0, len(rows), per_tx):
+            part = rows[i:i + per_tx]
+            if copy:
+                with cur.copy("COPY raw_events (originator_id, originator_version, topic, state) FROM STDIN") as cp:
+                    for row in part:
+                        cp.write_row(row)
+            else:
+                cur.executemany("INSERT INTO raw_events (originator_id, originator_version, topic, state)"
+                                " VALUES (%s, %s, %s, %s)", part)
+            conn.commit()
+        return len(rows) / (time.perf_counter() - start)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--inserts", type=int, default=3000, help="inserts per repeat (split over the clients)")
@@ -175,4 +196,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     raise SystemExit(main())
 
-__all__ = ["insert_ceilings", "sample_state", "select_decode", "spread"]
+__all__ = ["insert_batches", "insert_ceilings", "sample_state", "select_decode", "spread"]

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import orjson
 from pydantic import BaseModel, ValidationError
 
+from ledger.commands._shared import json_lines
 from ledger.commands.backlog import BACKLOG_COMMANDS, BacklogRow
 from ledger.domain import Invalid, LedgerError
 
@@ -127,15 +127,8 @@ def _document(person: object) -> tuple[str, str] | Invalid:
 
 def parse_ndjson(lines: Iterable[bytes | str]) -> Iterator[tuple[int, BacklogRow | LedgerError]]:
     """(line number, row) of each non-blank NDJSON line."""
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            yield number, Invalid("line", f"line {number} is not JSON")
-            continue
-        yield number, parse_row(number, row)
+    for number, row in json_lines(lines):
+        yield number, row if isinstance(row, LedgerError) else parse_row(number, row)
 
 
 def parse_csv(lines: Iterable[str]) -> Iterator[tuple[int, BacklogRow | LedgerError]]:

@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, Recording
 from eventsourcing.utils import get_topic
 
 from .commands import BacklogCommands, CheckInCommands, RiskCommands, TestingCommands, TracingCommands
-from .commands._shared import BATCH, CALLER_GRANT, CommandResult, locals_of, request_digest, uuid_of
+from .commands._shared import BATCH, CALLER_GRANT, CommandResult, locals_of, project, request_digest, uuid_of
 from .commands._shared import READ_SET as _READ_SET
 from .domain import (
     AccessGrant,
@@ -73,16 +73,6 @@ RETRY_BACKOFF_CAP = 0.25
 #: The facility kinds each facility-scoped role may be granted.
 _ROLE_FACILITY_KINDS = {"vaccinator": VACCINATING_KINDS, "warehouse_clerk": STOCK_HOLDING_KINDS,
                         "lab": frozenset({"lab"})}
-
-
-
-
-def _project(aggregate: Any, events: Iterable[Any]) -> Any:
-    """The library's `project_aggregate` without its per-event `isinstance` against a runtime
-    Protocol (tens of microseconds each on Python 3.11); our events all have `mutate`."""
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
 
 
 class NotCached(LookupError):
@@ -178,7 +168,7 @@ class Ledger(BacklogCommands, TestingCommands, TracingCommands, CheckInCommands,
         batch = BATCH.get()
         if batch is not None:
             return batch.get(self, aggregate_id)
-        return self.repository.get(aggregate_id, projector_func=_project)
+        return self.repository.get(aggregate_id, projector_func=project)
 
     def _load(self, cls: type[A], aggregate_id: UUID, *, kind: str, field: str | None = None) -> A:
         """Load an aggregate; unknown ids are 404 (`field=None`, an id in the path) or 422 (`field`)."""

@@ -4,6 +4,7 @@ the read set and the bulk batch it runs in."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,25 @@ class CommandResult:
     ids: dict[str, str]
     position: int
     replayed: bool = False
+
+
+def json_lines(lines: Iterable[bytes | str]) -> Iterator[tuple[int, Any]]:
+    """(line number, decoded value, or the `Invalid` of a line that is not JSON) of each non-blank line."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield number, orjson.loads(line)
+        except orjson.JSONDecodeError:
+            yield number, Invalid("line", f"line {number} is not JSON")
+
+
+def project(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The library's `project_aggregate` without its per-event `isinstance` against a runtime
+    Protocol (tens of microseconds each on Python 3.11); our events all have `mutate`."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def request_digest(payload: dict) -> str:

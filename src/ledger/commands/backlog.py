@@ -41,7 +41,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ..domain import CommandReceipt, Conflict, IdentityKey, Invalid, LedgerError, NotFound, Provenance
 from ..domain.identity import normalise_id_number
-from ._shared import BATCH, CALLER_GRANT, READ_SET, CommandResult, request_digest
+from ._shared import BATCH, CALLER_GRANT, READ_SET, CommandResult, project, request_digest
 
 if TYPE_CHECKING:
     from ..domain import LedgerAggregate
@@ -147,7 +147,7 @@ class Batch:
             aggregate = self.aggregates[aggregate_id]
         except KeyError:
             try:
-                aggregate = ledger.repository.get(aggregate_id, projector_func=_project)
+                aggregate = ledger.repository.get(aggregate_id, projector_func=project)
             except AggregateNotFoundError:
                 aggregate = None
             else:
@@ -200,9 +200,9 @@ class Batch:
             if not kept and aggregate_id not in self.stored:
                 self.aggregates[aggregate_id] = None  # created by this row: not there after all
                 continue
-            base = (self.ledger.repository.get(aggregate_id, projector_func=_project)
+            base = (self.ledger.repository.get(aggregate_id, projector_func=project)
                     if aggregate_id in self.stored else None)
-            base = _project(base, kept)
+            base = project(base, kept)
             base._pending_events = list(kept)
             self.aggregates[aggregate_id] = base
             if aggregate_id in self.changed:
@@ -250,12 +250,6 @@ class Batch:
                 aggregate._pending_events.clear()
                 carried[aggregate_id] = aggregate
         return carried
-
-
-def _project(aggregate: Any, events: Iterable[Any]) -> Any:
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
 
 
 class BacklogCommands:
@@ -388,7 +382,7 @@ class BacklogCommands:
             return found
         decode = self.mapper.to_domain_event
         for aggregate_id, events in _by_originator(self.recorder.select_events_of(sorted(ids))):
-            found[aggregate_id] = _project(None, map(decode, events))
+            found[aggregate_id] = project(None, map(decode, events))
         return found
 
 

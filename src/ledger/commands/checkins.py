@@ -33,7 +33,7 @@ from psycopg.sql import SQL, Identifier
 from ..domain import CheckIn, Facility, Invalid, LedgerError, Person, Provenance, RuleViolation, natural_id
 from ..domain.checkin import check_checkin, checkin_id, venue_id_of, venue_qr_payload
 from ..recorders import StaleReadError
-from ._shared import CommandResult, locals_of
+from ._shared import CommandResult, json_lines, locals_of
 
 if TYPE_CHECKING:
     from ..domain import LedgerAggregate
@@ -373,17 +373,8 @@ CSV_COLUMNS = ("venue_id", "qr", "person_id", "checked_in_at", "mode", "client_r
 
 def parse_ndjson(lines: Iterable[bytes | str]) -> Iterator[tuple[int, dict[str, Any] | LedgerError]]:
     """(line number, row) of each non-blank NDJSON line; a line that is not a JSON object gives its error."""
-    import orjson
-
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            yield number, Invalid("line", f"line {number} is not JSON")
-            continue
-        yield number, row if isinstance(row, dict) else Invalid("row", "a check-in must be an object")
+    for number, row in json_lines(lines):
+        yield number, row if isinstance(row, dict | LedgerError) else Invalid("row", "a check-in must be an object")
 
 
 def parse_csv(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | LedgerError]]:
