@@ -214,6 +214,13 @@ class ProjectionDB:
         with self.transaction() as tx:
             return tx.fetch(sql, params)
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Tx]:
+        """A read-only transaction that sees one committed state of every table throughout and blocks
+        no writer: an export reads a projection's tables and position so while the engine runs."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
     def close(self) -> None:
         pass
 
@@ -306,6 +313,16 @@ class SQLiteProjectionDB(ProjectionDB):
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Tx]:
+        # Deferred: the first read fixes the WAL snapshot the transaction sees; writers go on meanwhile.
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield _SQLiteTx(conn)
+        finally:
+            conn.execute("ROLLBACK")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         # Reads need no write lock: WAL readers see the last committed state.
@@ -455,6 +472,12 @@ class PostgresProjectionDB(ProjectionDB):
                 # A rollback also undoes a staging table created in this transaction.
                 self.staged.pop(conn, None)
                 raise
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Tx]:
+        with self.pool.connection() as conn, conn.transaction(force_rollback=True):
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield _PostgresTx(conn, self.staged)
 
     def close(self) -> None:
         self.pool.close()

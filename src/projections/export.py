@@ -2,11 +2,11 @@
 
 `export_projections` writes `projections/<name>/<table>.parquet` for each named projection:
 every row of each of its tables, in primary-key order, with the columns and types the table
-has (text, integers, booleans, dates). A projection's tables are read in one transaction that
-holds its position (`Tx.lock_position`): the engine cannot move that projection on meanwhile,
-so the files, the position and the digest recorded beside them (`ProjectionEngine.digest`,
-the same figure `ledger projections digest` prints) describe one state. The projection's
-other readers are not blocked; its catching up resumes when its tables have been written.
+has (text, integers, booleans, dates). A projection's tables and its position are read in one
+snapshot (`ProjectionDB.snapshot`: REPEATABLE READ on PostgreSQL, a WAL read transaction on
+SQLite); the engine writes rows and position in one transaction, so the files, the position and
+the digest recorded beside them (`ProjectionEngine.digest`, the figure `ledger projections
+digest` prints) describe one state, and the engine goes on applying events meanwhile.
 
 Projections hold no names, document numbers, phones or street addresses (they are not copied
 out of the events). Without `personal_data`, what free text they keep is left out as in
@@ -46,8 +46,9 @@ def export_projections(engine: ProjectionEngine, names: list[str], directory: Pa
         target = directory / "projections" / name
         target.mkdir(parents=True, exist_ok=True)
         tables: dict[str, int] = {}
-        with engine.db.transaction() as tx:
-            position = tx.lock_position(name)
+        with engine.db.snapshot() as tx:
+            rows = tx.fetch("SELECT position FROM projection_positions WHERE name = %s", (name,))
+            position = rows[0]["position"] if rows else 0
             digest = engine.digest_in(tx, projection)
             for table, key in sorted(projection.tables.items()):
                 order = ", ".join(quote_ident(c) for c in key)

@@ -4,9 +4,11 @@ with the position and digest they had."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import UUID
@@ -165,3 +167,32 @@ def test_the_command_writes_a_manifest_and_refuses_a_used_directory(world, store
     assert f"stock: digest {manifest['projections']['stock']['digest']}" in done.stdout
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "not empty" in again.stderr
+
+
+def test_a_projection_is_read_from_one_snapshot_while_the_engine_holds_it(world, runtime, tmp_path):
+    """The engine is mid-batch on `stock` (its position row locked, a row changed, not committed): the export
+    neither waits for it nor sees the uncommitted change."""
+    _record(world)
+    engine = runtime.engine
+    engine.catch_up()
+    before = engine.digest("stock")
+    locked, release, exported = threading.Event(), threading.Event(), []
+
+    def engine_mid_batch() -> None:
+        with contextlib.suppress(RuntimeError), engine.db.transaction() as tx:
+            tx.lock_position("stock")
+            tx.execute("UPDATE stock_levels SET on_hand = on_hand + 1000")
+            locked.set()
+            release.wait(30)
+            raise RuntimeError("rolled back")
+
+    holder = threading.Thread(target=engine_mid_batch)
+    holder.start()
+    assert locked.wait(10)
+    try:
+        exported.append(export_projections(engine, ["stock"], tmp_path))
+        assert holder.is_alive()  # the export did not wait for the engine's transaction to end
+    finally:
+        release.set()
+        holder.join(30)
+    assert exported[0]["stock"]["digest"] == before
