@@ -25,7 +25,7 @@ from uuid import UUID
 from pydantic import BaseModel, ValidationError
 
 from ledger.commands._shared import json_lines
-from ledger.commands.backlog import BACKLOG_COMMANDS, BacklogRow
+from ledger.commands.backlog import BACKLOG_COMMANDS, BacklogRow, RefusedRow
 from ledger.domain import Invalid, LedgerError
 
 from .errors import field_of
@@ -71,17 +71,24 @@ assert tuple(COMMANDS) == BACKLOG_COMMANDS
 ROW_FIELDS = ("command", "ref", "person_id", "person")
 
 
-def parse_row(line: int, row: object, *, strings: bool = False) -> BacklogRow | LedgerError:
-    """One row as a `BacklogRow`, or the `Invalid` naming its first bad field. `strings`: the values
-    are text (CSV cells), read as JSON reads them."""
+def parse_row(line: int, row: object, *, strings: bool = False) -> BacklogRow | RefusedRow | LedgerError:
+    """One row as a `BacklogRow`, or as a `RefusedRow` with the `Invalid` naming its first bad field
+    (with the row's ref and command, when they are valid), or that `Invalid` alone for a row that is
+    not an object. `strings`: the values are text (CSV cells), read as JSON reads them."""
     if not isinstance(row, dict):
         return Invalid("row", "a backlog row must be an object")
-    command = row.get("command")
-    if not isinstance(command, str) or command not in COMMANDS:
-        return Invalid("command", f"command must be one of {list(COMMANDS)}")
-    ref = row.get("ref")
-    if not isinstance(ref, str) or not 1 <= len(ref) <= 200 or "\x00" in ref:
-        return Invalid("ref", "ref (the row's own reference) must be 1-200 characters")
+    ref, command = row.get("ref"), row.get("command")
+    ref = ref if isinstance(ref, str) and 1 <= len(ref) <= 200 and "\x00" not in ref else None
+    command = command if isinstance(command, str) and command in COMMANDS else None
+    if command is None:
+        return RefusedRow(ref, None, Invalid("command", f"command must be one of {list(COMMANDS)}"))
+    if ref is None:
+        return RefusedRow(None, command, Invalid("ref", "ref (the row's own reference) must be 1-200 characters"))
+    result = _parse_body(line, row, command, ref, strings)
+    return RefusedRow(ref, command, result) if isinstance(result, LedgerError) else result
+
+
+def _parse_body(line: int, row: dict, command: str, ref: str, strings: bool) -> BacklogRow | LedgerError:
     spec = COMMANDS[command]
     body = {k: v for k, v in row.items() if k not in ROW_FIELDS}
     person_id, person = row.get("person_id"), row.get("person")
@@ -125,13 +132,13 @@ def _document(person: object) -> tuple[str, str] | Invalid:
     return id_type, number
 
 
-def parse_ndjson(lines: Iterable[bytes | str]) -> Iterator[tuple[int, BacklogRow | LedgerError]]:
+def parse_ndjson(lines: Iterable[bytes | str]) -> Iterator[tuple[int, BacklogRow | RefusedRow | LedgerError]]:
     """(line number, row) of each non-blank NDJSON line."""
     for number, row in json_lines(lines):
         yield number, row if isinstance(row, LedgerError) else parse_row(number, row)
 
 
-def parse_csv(lines: Iterable[str]) -> Iterator[tuple[int, BacklogRow | LedgerError]]:
+def parse_csv(lines: Iterable[str]) -> Iterator[tuple[int, BacklogRow | RefusedRow | LedgerError]]:
     """(line number, row) of each CSV record after the header line."""
     reader = csv.reader(lines)
     header = next(reader, None)

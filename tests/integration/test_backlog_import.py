@@ -95,6 +95,9 @@ def test_each_row_is_checked_and_recorded_as_its_single_command(world, runtime):
         (13, "refused", "person"), (14, "refused", "lot_id"), (15, "refused", "line"),
     ]
     assert (report.accepted, report.duplicate, report.refused) == (6, 1, 8)
+    # A malformed row is reported under its ref (and command), when those are valid, to be matched to it.
+    assert (report.rows[9].ref, report.rows[9].command) == ("x1", None)
+    assert (report.rows[11].ref, report.rows[11].command) == ("x3", "screen")
     assert report.rows[7].ids == report.rows[5].ids
     # What was written is what six single commands with client_refs write, and nothing else.
     assert topics_since(ledger, start) == Counter({

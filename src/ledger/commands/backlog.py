@@ -74,6 +74,16 @@ class BacklogRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusedRow:
+    """A row that names its reference (and command, when it is one) but is malformed: refused with
+    `error` before it runs, and reported under its ref, so the sender can match the report to it."""
+
+    ref: str | None
+    command: str | None
+    error: LedgerError
+
+
+@dataclass(frozen=True, slots=True)
 class ImportRow:
     """What became of one row: `accepted`, `duplicate` (its ref was recorded before) or `refused`."""
 
@@ -108,7 +118,7 @@ class ImportReport:
                 "position": self.position, "rows": [r.as_dict() for r in self.rows]}
 
 
-def refusal(line: int, error: LedgerError, row: BacklogRow | None = None) -> ImportRow:
+def refusal(line: int, error: LedgerError, row: BacklogRow | RefusedRow | None = None) -> ImportRow:
     """The report of a row refused with `error` (its field for 422s, its rule for 409s)."""
     rule = getattr(error, "rule", None)
     name = getattr(error, "field", None)
@@ -265,7 +275,7 @@ class BacklogCommands:
     head: Callable[[], int]
 
     def import_backlog(
-        self, rows: Iterable[tuple[int, BacklogRow | LedgerError]], *, prov: Provenance,
+        self, rows: Iterable[tuple[int, BacklogRow | RefusedRow | LedgerError]], *, prov: Provenance,
         batch_size: int = IMPORT_BATCH, on_report: Callable[[ImportRow], None] | None = None,
         allow: Callable[[BacklogRow], None] | None = None,
     ) -> ImportReport:
@@ -281,7 +291,7 @@ class BacklogCommands:
         report = ImportReport()
         emit = on_report or report.rows.append
         carried: dict[UUID, LedgerAggregate] = {}
-        batch: list[tuple[int, BacklogRow | LedgerError]] = []
+        batch: list[tuple[int, BacklogRow | RefusedRow | LedgerError]] = []
         for item in rows:
             batch.append(item)
             if len(batch) >= batch_size:
@@ -293,7 +303,7 @@ class BacklogCommands:
         return report
 
     def _backlog_rows(
-        self, items: list[tuple[int, BacklogRow | LedgerError]], prov: Provenance,
+        self, items: list[tuple[int, BacklogRow | RefusedRow | LedgerError]], prov: Provenance,
         allow: Callable[[BacklogRow], None] | None, carried: dict[UUID, LedgerAggregate], report: ImportReport,
         emit: Callable[[ImportRow], None],
     ) -> None:
@@ -302,7 +312,7 @@ class BacklogCommands:
             emit(result)
 
     def _backlog_batch(
-        self, items: list[tuple[int, BacklogRow | LedgerError]], prov: Provenance,
+        self, items: list[tuple[int, BacklogRow | RefusedRow | LedgerError]], prov: Provenance,
         allow: Callable[[BacklogRow], None] | None, carried: dict[UUID, LedgerAggregate],
     ) -> list[ImportRow]:
         """Run and commit one batch, starting from the shared aggregates the batch before left in
@@ -330,11 +340,13 @@ class BacklogCommands:
                 + self._backlog_batch(items[half:], prov, allow, carried))
 
     def _backlog_row(
-        self, batch: Batch, line: int, row: BacklogRow | LedgerError, prov: Provenance,
+        self, batch: Batch, line: int, row: BacklogRow | RefusedRow | LedgerError, prov: Provenance,
         allow: Callable[[BacklogRow], None] | None,
     ) -> ImportRow:
         if isinstance(row, LedgerError):
             return refusal(line, row)
+        if isinstance(row, RefusedRow):
+            return refusal(line, row.error, row)
         token = BATCH.set(batch)
         try:
             arguments = row.arguments
