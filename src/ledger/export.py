@@ -32,7 +32,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -74,24 +74,20 @@ _TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 @dataclasses.dataclass(frozen=True)
 class Column:
+    """One column of an event type's file. Values come from the event's stored JSON state (ids, dates
+    and times as text), so `convert` maps a JSON value; dates and times stay text until Arrow parses
+    the whole column (`parsed`: the type they are written as)."""
+
     name: str
     type: pa.DataType
-    #: The event attribute the value comes from, and how it becomes an Arrow value.
+    #: The field of the stored state the value comes from (or `position`, `topic`, `originator_*`).
     source: str
-    convert: Callable[[Any], Any]
+    convert: Callable[[Any], Any] | None = None
     json: bool = False
 
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _text(value: Any) -> Any:
-    return None if value is None else str(value)
-
-
-def _utc(value: Any) -> Any:
-    return None if value is None else value.astimezone(UTC)
+    @property
+    def parsed(self) -> bool:
+        return self.type == _TIMESTAMP or self.type == pa.date32()
 
 
 def _json(value: Any) -> str | None:
@@ -116,21 +112,19 @@ def _area(value: Any) -> Any:
     return {k: value[k] for k in AREA_CODES if k in value}
 
 
-def _arrow_type(annotation: Any) -> tuple[pa.DataType, Callable[[Any], Any], bool]:
-    """The Arrow type of an event field's annotation, the conversion of its values, and whether it is JSON."""
+def _arrow_type(annotation: Any) -> tuple[pa.DataType, Callable[[Any], Any] | None, bool]:
+    """The Arrow type of an event field's annotation, the conversion of its JSON values (None: as they are),
+    and whether it is JSON."""
     args = typing.get_args(annotation)
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         present = [a for a in args if a is not type(None)]
         if len(present) == 1:
             return _arrow_type(present[0])
         return pa.string(), _json, True
-    simple: dict[Any, tuple[pa.DataType, Callable[[Any], Any]]] = {
-        str: (pa.string(), _identity), int: (pa.int64(), _identity), float: (pa.float64(), _identity),
-        bool: (pa.bool_(), _identity), UUID: (pa.string(), _text), datetime: (_TIMESTAMP, _utc),
-        date: (pa.date32(), _identity),
-    }
+    simple = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_(), UUID: pa.string(),
+              datetime: _TIMESTAMP, date: pa.date32()}
     if annotation in simple:
-        return (*simple[annotation], False)
+        return simple[annotation], None, False
     return pa.string(), _json, True
 
 
@@ -139,13 +133,12 @@ def columns_of(topic: str, cls: type, *, personal_data: bool) -> list[Column]:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else list(hints)
     own = [n for n in names if n not in COMMON and n not in _LIBRARY_FIELDS]
-    out = [Column("position", pa.int64(), "position", _identity), Column("topic", pa.string(), "topic", _identity),
-           Column("originator_id", pa.string(), "originator_id", _text),
-           Column("originator_version", pa.int64(), "originator_version", _identity),
-           Column("timestamp", _TIMESTAMP, "timestamp", _utc), Column("actor", pa.string(), "actor", _identity),
-           Column("org", pa.string(), "org", _identity), Column("source", pa.string(), "source", _identity),
-           Column("client_ref", pa.string(), "client_ref", _identity),
-           Column("occurred_at", _TIMESTAMP, "occurred_at", _utc)]
+    out = [Column("position", pa.int64(), "position"), Column("topic", pa.string(), "topic"),
+           Column("originator_id", pa.string(), "originator_id"),
+           Column("originator_version", pa.int64(), "originator_version"),
+           Column("timestamp", _TIMESTAMP, "timestamp"), Column("actor", pa.string(), "actor"),
+           Column("org", pa.string(), "org"), Column("source", pa.string(), "source"),
+           Column("client_ref", pa.string(), "client_ref"), Column("occurred_at", _TIMESTAMP, "occurred_at")]
     redact = {} if personal_data else PERSONAL.get(topic, {})
     for name in own:
         if not personal_data and name in FREE_TEXT:
@@ -156,7 +149,7 @@ def columns_of(topic: str, cls: type, *, personal_data: bool) -> list[Column]:
             if how is None:
                 continue
             if how == "year":
-                out.append(Column("birth_year", pa.int32(), name, lambda d: None if d is None else d.year))
+                out.append(Column("birth_year", pa.int32(), name, lambda d: None if d is None else int(d[:4])))
                 continue
             out.append(Column(name, pa.string(), name, lambda v: _json(_area(v)), json=True))
             continue
@@ -179,21 +172,20 @@ class _TopicFile:
         self.buffer: list[list[Any]] = [[] for _ in columns]
         self.rows = 0
 
-    def add(self, position: int, topic: str, event: Any) -> None:
+    def add(self, state: dict[str, Any]) -> None:
+        """One event: its stored JSON state, with `position`, `topic` and the originator's id and version."""
+        get = state.get
         for values, column in zip(self.buffer, self.columns, strict=True):
-            if column.source == "position":
-                values.append(position)
-            elif column.source == "topic":
-                values.append(topic)
-            else:
-                values.append(column.convert(getattr(event, column.source, None)))
+            value = get(column.source)
+            values.append(value if column.convert is None else column.convert(value))
         self.rows += 1
         if len(self.buffer[0]) >= ROW_GROUP:
             self.flush()
 
     def flush(self) -> None:
         if self.buffer[0]:
-            arrays = [pa.array(values, type=c.type) for values, c in zip(self.buffer, self.columns, strict=True)]
+            arrays = [pa.array(values, type=pa.string()).cast(c.type) if c.parsed else pa.array(values, type=c.type)
+                      for values, c in zip(self.buffer, self.columns, strict=True)]
             self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
             self.buffer = [[] for _ in self.columns]
 
@@ -213,25 +205,24 @@ def export_events(ledger: Any, directory: Path, *, up_to: int | None = None, per
     target = directory / "events"
     target.mkdir(parents=True, exist_ok=True)
     files: dict[str, _TopicFile] = {}
-    decode = ledger.mapper.to_domain_event
-    done = 0
-    start = 1
+    done = after = 0
     try:
-        while start <= up_to:
-            page = ledger.recorder.select_notifications(start, PAGE, stop=up_to)
+        while after < up_to:
+            page = ledger.stored_after(after, stop=up_to, topics=(), limit=PAGE)
             if not page:
                 break
-            for notification in page:
-                topic = notification.topic
+            for position, state in page:
+                topic = state["topic"]
                 file = files.get(topic)
                 if file is None:
                     columns = columns_of(topic, resolve_topic(topic), personal_data=personal_data)
                     file = files[topic] = _TopicFile(target / f"{topic}.parquet", columns)
-                file.add(notification.id, topic, decode(notification))
+                state["position"] = position
+                file.add(state)
             done += len(page)
-            start = page[-1].id + 1
+            after = page[-1][0]
             if progress is not None:
-                progress(min(page[-1].id, up_to), up_to)
+                progress(after, up_to)
     finally:
         for file in files.values():
             file.close()

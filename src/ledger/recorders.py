@@ -63,6 +63,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             " WHERE notification_id > %s AND notification_id <= %s AND topic = ANY(%s)"
             " ORDER BY notification_id LIMIT %s"
         ).format(table=table)
+        self.select_all_rows_statement = SQL(
+            "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {table}"
+            " WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id LIMIT %s"
+        ).format(table=table)
         self.position_statement = SQL(
             "SELECT notification_id FROM {table} WHERE originator_id = %s AND originator_version = %s"
         ).format(table=table)
@@ -98,13 +102,17 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_rows(self, after: int, stop: int, topics: Sequence[str], limit: int) -> list[Row]:
-        """The events of `topics` after position `after` and not after `stop`, as plain tuples.
+        """The events of `topics` (every event: none given) after position `after` and not after `stop`,
+        as plain tuples.
 
         `select_notifications` builds a dict row and a `Notification` for each event; over
         the millions of rows of a rebuild that costs as much as decoding their JSON.
         """
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(self.select_rows_statement, (after, stop, list(topics), limit), prepare=True)
+            if topics:
+                curs.execute(self.select_rows_statement, (after, stop, list(topics), limit), prepare=True)
+            else:
+                curs.execute(self.select_all_rows_statement, (after, stop, limit), prepare=True)
             return curs.fetchall()
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
