@@ -79,3 +79,36 @@ def raw_insert_api():  # noqa: ANN201
         return {"ids": {"person_id": str(person_id), "dose_id": str(uuid.uuid4())}, "position": position}
 
     return app
+
+
+def raw_history_api():  # noqa: ANN201
+    """The ceiling of the history read: the same route and headers, the projection's two reads (the
+    person's row, their doses) by plain psycopg with prepared statements, the rows as JSON; no grant
+    lookup, no access log, no read of the person's record."""
+    from fastapi import FastAPI, Header, Request
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    dsn = os.environ["BENCH_RAW_DSN"]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = ConnectionPool(dsn, min_size=4, max_size=16, kwargs={"autocommit": True}, open=True)
+        try:
+            yield
+        finally:
+            app.state.pool.close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/v1/people/{person_id}/vaccination-history")
+    def history(person_id: uuid.UUID, request: Request, authorization: Annotated[str, Header()]) -> dict:
+        with request.app.state.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            person = cur.execute("SELECT * FROM vh_people WHERE person_id = %s", (str(person_id),),
+                                 prepare=True).fetchone()
+            doses = cur.execute("SELECT * FROM vh_doses WHERE person_id = %s ORDER BY administered_on, dose_id",
+                                (str(person_id),), prepare=True).fetchall()
+        return {"person": person, "doses": doses}
+
+    return app
