@@ -18,27 +18,19 @@ the same route doing only the projection's two reads. wrk, `--clients` connectio
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from .common import RESULTS, ROOT, connect, fresh_database, log, ratio, spread, write_results
-from .http_doses import Server
+from .common import RESULTS, connect, fresh_database, log, ratio, spread, write_results
+from .http_doses import Server, run_wrk
 
 TARGET_P50_MS, TARGET_P99_MS = 3.0, 10.0
 
 
 def wrk(url: str, ids_file: Path, token: str, clients: int, seconds: float) -> dict[str, Any]:
-    cmd = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
-           "-s", str(ROOT / "bench" / "wrk_history.lua"), url, "--", str(ids_file), token]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
-    r = json.loads(next(x for x in out.splitlines() if x.startswith("WRK_JSON ")).split(" ", 1)[1])
-    errors = r["status_errors"] + r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"]
-    return {"requests": r["requests"], "errors": errors, "rate": r["requests"] / (r["duration_us"] / 1e6),
-            "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000, "max_ms": r["max_us"] / 1000}
+    return run_wrk(url, "wrk_history.lua", [str(ids_file), token], clients, seconds)
 
 
 def main(argv: list[str] | None = None) -> int:

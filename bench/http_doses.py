@@ -156,9 +156,10 @@ class Server:
         self.log.close()
 
 
-def run_wrk(url: str, ids_file: Path, lot_id: str, clients: int, seconds: float) -> dict:
+def run_wrk(url: str, script: str, script_args: list[str], clients: int, seconds: float) -> dict:
+    """One wrk run (one thread, `clients` connections) of `bench/<script>`, which prints a WRK_JSON line."""
     cmd = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
-           "-s", str(ROOT / "bench" / "wrk_doses.lua"), url, "--", str(ids_file), lot_id]
+           "-s", str(ROOT / "bench" / script), url, "--", *script_args]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("WRK_JSON "))
     r = json.loads(line.split(" ", 1)[1])
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                     ids_file.write_text("".join(f"{p} {f} {t}\n" for p, f, t in chunk))
                     cpu0 = server.cpu_seconds()
                     if use_wrk:
-                        r = run_wrk(server.url, ids_file, lot_id, args.clients, seconds)
+                        r = run_wrk(server.url, "wrk_doses.lua", [str(ids_file), lot_id], args.clients, seconds)
                     else:
                         r = run_python(server.url, chunk, lot_id, args.clients, seconds)
                     r["server_cpu_ms_per_request"] = (server.cpu_seconds() - cpu0) * 1000 / max(r["requests"], 1)
