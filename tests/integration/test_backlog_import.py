@@ -255,3 +255,33 @@ def test_a_batch_that_loses_races_on_its_stock_card_loses_nothing(world, store, 
     people = {UUID(r.ids["person_id"]) for r in report.rows if r.command == "register_person"}
     assert len(people) == 20 and all(len(ledger.person(p).doses) == 1 for p in people)
     assert topics_since(ledger, start)["ledger.receipt.Issued"] == 60
+
+
+def test_a_row_whose_document_changes_holder_meanwhile_is_run_again(world, store):
+    """A row names its person by document; before its batch commits, a correction elsewhere moves that
+    document off the person (changing the person and the identity key, both of which the batch read).
+    The commit is refused, the batch run again from the store, and the row no longer finds anyone."""
+    ledger = world.ledger
+    person = world.register_person()
+    number = ledger.person(person).id_number
+    doc = {"id_type": "cccd", "id_number": number}
+    rows = [{"command": "screen", "ref": "doc-1", "person": doc, "facility_id": str(world.point_id),
+             "vitals": NORMAL_VITALS, "occurred_at": _at(30)},
+            person_rows(world, 77, ref="doc-2")[0]]
+    other = Ledger(store)
+    corrected: list[str] = []
+
+    def allow(row) -> None:  # noqa: ANN001
+        if row.ref == "doc-2-reg" and not corrected:  # in another thread: this one is inside the batch
+            corrected.append(cccd(world.tag + "8", 1))
+            elsewhere = threading.Thread(target=lambda: other.correct_person(
+                person_id=person, changes={"id_number": corrected[0]}, reason="invalid_id_format", prov=make_prov()))
+            elsewhere.start()
+            elsewhere.join(30)
+
+    try:
+        report = ledger.import_backlog(parse_ndjson(lines_of(rows)), prov=make_prov(), allow=allow)
+    finally:
+        other.close()
+    assert [(r.status, r.field) for r in report.rows] == [("refused", "person"), ("accepted", None)]
+    assert ledger.person(person).id_number == corrected[0] and not ledger.person(person).screenings

@@ -13,8 +13,9 @@ in one query before it starts, a person registered on one row is there for the n
 and one stock card takes a whole batch's doses. A refused row is undone in the working set
 (each aggregate it changed is rebuilt from the store and the batch's earlier rows) and the
 batch goes on. At the end the batch's events go to the store in one transaction with the union
-of the rows' read sets (lots, facilities, the caller's grant). If a concurrent writer moved one
-of its aggregates meanwhile, the transaction is refused whole and the batch is run again from
+of the rows' read sets (lots, facilities, the caller's grant) and the versions of every other
+aggregate the batch read without changing (identity keys, mostly). If a concurrent writer moved
+one of its aggregates meanwhile, the transaction is refused whole and the batch is run again from
 fresh state; after repeated losses it is split in halves, so a hot stock card cannot starve it.
 A committed batch hands the aggregates it read on first use (stock cards, mostly) to the next
 batch as committed, so a busy card is read once per import instead of once per batch, and
@@ -227,6 +228,12 @@ class Batch:
         ledger = self.ledger
         stored = [ledger.mapper.to_stored_event(event) for event in self.events]
         read_set = {i: v for i, v in self.reads.items() if i not in self.changed}
+        # And every aggregate the rows read from the store (or were handed by the batch before) without
+        # changing it: an identity key a row named its person by, a stock card carried over.
+        for aggregate_id in self.stored - self.changed.keys():
+            aggregate = self.aggregates.get(aggregate_id)
+            if aggregate is not None:
+                read_set[aggregate_id] = aggregate.version
         if ledger.settings.is_postgres:
             ledger._copy_events(stored, read_set)
         else:
