@@ -160,7 +160,7 @@ def run_wrk(url: str, script: str, script_args: list[str], clients: int, seconds
     """One wrk run (one thread, `clients` connections) of `bench/<script>`, which prints a WRK_JSON line."""
     cmd = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
            "-s", str(ROOT / "bench" / script), url, "--", *script_args]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("WRK_JSON "))
     r = json.loads(line.split(" ", 1)[1])
     errors = r["status_errors"] + r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"]
