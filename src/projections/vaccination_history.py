@@ -293,19 +293,23 @@ class VaccinationHistoryQueries:
         self.db = db
 
     def history(self, person_id: UUID) -> dict[str, Any] | None:
-        """A person's record as the projection holds it, with every dose (voided ones marked)."""
+        """A person's record as the projection holds it, with every dose (voided ones marked).
+
+        Its three reads share one snapshot: the series status and the doses shown are of one state (read
+        one after the other, a batch of the engine could land between them), in one round of the pool."""
         pid = str(person_id)
-        people = self.db.query("SELECT * FROM vh_people WHERE person_id = %s", (pid,))
-        if not people:
-            return None
-        person = people[0]
-        merged = [r["person_id"] for r in self.db.query(
-            "SELECT person_id FROM vh_people WHERE merged_into = %s ORDER BY person_id", (pid,))]
-        ids = [pid, *merged]
-        marks = ", ".join(["%s"] * len(ids))
-        doses = self.db.query(
-            f"SELECT * FROM vh_doses WHERE person_id IN ({marks}) ORDER BY administered_on, dose_id", ids
-        )
+        with self.db.snapshot() as tx:
+            people = tx.fetch("SELECT * FROM vh_people WHERE person_id = %s", (pid,))
+            if not people:
+                return None
+            person = people[0]
+            merged = [r["person_id"] for r in tx.fetch(
+                "SELECT person_id FROM vh_people WHERE merged_into = %s ORDER BY person_id", (pid,))]
+            ids = [pid, *merged]
+            marks = ", ".join(["%s"] * len(ids))
+            doses = tx.fetch(
+                f"SELECT * FROM vh_doses WHERE person_id IN ({marks}) ORDER BY administered_on, dose_id", ids
+            )
         return {
             "person_id": pid,
             "birth_year": person["birth_year"],
