@@ -13,6 +13,7 @@ if [[ "${QUICK:-0}" == "1" ]]; then
   "$PY" -m bench.http_doses --duration 5 --warmup 2 --repeats 1 --max-rate 1000
   "$PY" -m bench.live_engine --seconds 4 --repeats 1
   "$PY" -m bench.backlog_import --people 2000 --repeats 1
+  "$PY" -m bench.history_reads --events 50000 --duration 3 --repeats 1
 else
   "$PY" -m bench.raw_ceiling --inserts 3000 --rows 200000 --repeats 5
   "$PY" -m bench.rebuild --events 1000000 --repeats 3
@@ -21,5 +22,6 @@ else
   "$PY" -m bench.http_doses --duration 10 --warmup 3 --repeats 3 --facilities 1
   "$PY" -m bench.live_engine
   "$PY" -m bench.backlog_import --people 25000 --repeats 3
+  "$PY" -m bench.history_reads --events 1000000   # the 10 M: --events 10000000 (~15 min more)
 fi
 echo "results: bench/results/*-latest.json"
