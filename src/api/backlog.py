@@ -16,7 +16,6 @@ read as JSON reads strings (`"30"` is a valid `observation_minutes`). `ledger im
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
 
-from ledger.commands._shared import json_lines
+from ledger.commands._shared import csv_records, json_lines
 from ledger.commands.backlog import BACKLOG_COMMANDS, BacklogRow, RefusedRow
 from ledger.domain import Invalid, LedgerError
 
@@ -140,23 +139,19 @@ def parse_ndjson(lines: Iterable[bytes | str]) -> Iterator[tuple[int, BacklogRow
 
 def parse_csv(lines: Iterable[str]) -> Iterator[tuple[int, BacklogRow | RefusedRow | LedgerError]]:
     """(line number, row) of each CSV record after the header line."""
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if header is None:
-        return
-    names = [h.strip() for h in header]
-    if len(set(names)) != len(names) or not all(names):
-        yield 1, Invalid("header", "column names must be distinct and not empty")
-        return
-    for record in reader:
-        if not any(cell.strip() for cell in record):
-            continue
-        if len(record) != len(names):
-            yield reader.line_num, Invalid("row", f"{len(record)} cells for {len(names)} columns")
+
+    def check_header(names: list[str]) -> LedgerError | None:
+        if len(set(names)) != len(names) or not all(names):
+            return Invalid("header", "column names must be distinct and not empty")
+        return None
+
+    for number, record in csv_records(lines, check_header):
+        if isinstance(record, LedgerError):
+            yield number, record
             continue
         row: dict[str, Any] = {}
-        for name, cell in zip(names, record, strict=True):
-            if cell.strip():
+        for name, cell in record.items():
+            if cell is not None:
                 *path, last = name.split(".")
                 node = row
                 for part in path:
@@ -164,5 +159,5 @@ def parse_csv(lines: Iterable[str]) -> Iterator[tuple[int, BacklogRow | RefusedR
                     if not isinstance(node, dict):
                         break
                 else:
-                    node[last] = cell.strip()
-        yield reader.line_num, parse_row(reader.line_num, row, strings=True)
+                    node[last] = cell
+        yield number, parse_row(number, row, strings=True)

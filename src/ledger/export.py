@@ -47,9 +47,11 @@ PAGE = 5_000
 #: Rows per Parquet row group (and per write): what a file's buffer holds at most.
 ROW_GROUP = 20_000
 
-#: The columns every event's row begins with.
-COMMON = ("position", "topic", "originator_id", "originator_version", "timestamp", "actor", "org", "source",
-          "client_ref", "occurred_at")
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+#: The columns every event's row begins with, and their types.
+COMMON = {"position": pa.int64(), "topic": pa.string(), "originator_id": pa.string(), "originator_version": pa.int64(),
+          "timestamp": _TIMESTAMP, "actor": pa.string(), "org": pa.string(), "source": pa.string(),
+          "client_ref": pa.string(), "occurred_at": _TIMESTAMP}
 _LIBRARY_FIELDS = {"originator_topic"}
 
 #: Fields left out of an export without personal data, by event type: None drops the field,
@@ -68,8 +70,6 @@ PERSONAL: dict[str, dict[str, str | None]] = {
 #: Free-text fields, left out at any depth (a declaration's contacts, a travel's place, notes).
 FREE_TEXT = frozenset({"note", "place"})
 AREA_CODES = ("province_code", "district_code", "ward_code")
-
-_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,12 +133,7 @@ def columns_of(topic: str, cls: type, *, personal_data: bool) -> list[Column]:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else list(hints)
     own = [n for n in names if n not in COMMON and n not in _LIBRARY_FIELDS]
-    out = [Column("position", pa.int64(), "position"), Column("topic", pa.string(), "topic"),
-           Column("originator_id", pa.string(), "originator_id"),
-           Column("originator_version", pa.int64(), "originator_version"),
-           Column("timestamp", _TIMESTAMP, "timestamp"), Column("actor", pa.string(), "actor"),
-           Column("org", pa.string(), "org"), Column("source", pa.string(), "source"),
-           Column("client_ref", pa.string(), "client_ref"), Column("occurred_at", _TIMESTAMP, "occurred_at")]
+    out = [Column(name, kind, name) for name, kind in COMMON.items()]
     redact = {} if personal_data else PERSONAL.get(topic, {})
     for name in own:
         if not personal_data and name in FREE_TEXT:

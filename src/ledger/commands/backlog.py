@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -42,7 +42,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ..domain import CommandReceipt, Conflict, IdentityKey, Invalid, LedgerError, NotFound, Provenance
 from ..domain.identity import normalise_id_number
-from ._shared import BATCH, CALLER_GRANT, READ_SET, CommandResult, project, request_digest
+from ._shared import BATCH, CALLER_GRANT, READ_SET, BulkReport, CommandResult, project, request_digest
 
 if TYPE_CHECKING:
     from ..domain import LedgerAggregate
@@ -101,22 +101,6 @@ class ImportRow:
         return {k: v for k, v in (("line", self.line), ("status", self.status), ("ref", self.ref),
                                   ("command", self.command), ("ids", self.ids), ("field", self.field),
                                   ("rule", self.rule), ("message", self.message)) if v is not None}
-
-
-@dataclass
-class ImportReport:
-    """Counts, the position the store had reached after the last batch, and each row's report in line
-    order (unless they were handed to `on_report`)."""
-
-    accepted: int = 0
-    duplicate: int = 0
-    refused: int = 0
-    position: int = 0
-    rows: list[ImportRow] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicate": self.duplicate, "refused": self.refused,
-                "position": self.position, "rows": [r.as_dict() for r in self.rows]}
 
 
 def refusal(line: int, error: LedgerError, row: BacklogRow | RefusedRow | None = None) -> ImportRow:
@@ -285,7 +269,7 @@ class BacklogCommands:
         self, rows: Iterable[tuple[int, BacklogRow | RefusedRow | LedgerError]], *, prov: Provenance,
         batch_size: int = IMPORT_BATCH, on_report: Callable[[ImportRow], None] | None = None,
         allow: Callable[[BacklogRow], None] | None = None,
-    ) -> ImportReport:
+    ) -> BulkReport:
         """Record a backlog: `rows` are (line number, parsed row or the error that line has).
 
         Rows run in line order, `batch_size` to a transaction; every row gets an `ImportRow`.
@@ -295,28 +279,18 @@ class BacklogCommands:
         permission for the row's command there). `on_report` receives each report instead of the
         report keeping it (for files of millions of rows); the counts are kept either way.
         """
-        report = ImportReport()
-        emit = on_report or report.rows.append
+        report = BulkReport()
         carried: dict[UUID, LedgerAggregate] = {}
         batch: list[tuple[int, BacklogRow | RefusedRow | LedgerError]] = []
         for item in rows:
             batch.append(item)
             if len(batch) >= batch_size:
-                self._backlog_rows(batch, prov, allow, carried, report, emit)
+                report.take(self._backlog_batch(batch, prov, allow, carried), on_report)
                 batch = []
         if batch:
-            self._backlog_rows(batch, prov, allow, carried, report, emit)
+            report.take(self._backlog_batch(batch, prov, allow, carried), on_report)
         report.position = self.head()
         return report
-
-    def _backlog_rows(
-        self, items: list[tuple[int, BacklogRow | RefusedRow | LedgerError]], prov: Provenance,
-        allow: Callable[[BacklogRow], None] | None, carried: dict[UUID, LedgerAggregate], report: ImportReport,
-        emit: Callable[[ImportRow], None],
-    ) -> None:
-        for result in self._backlog_batch(items, prov, allow, carried):
-            setattr(report, result.status, getattr(report, result.status) + 1)
-            emit(result)
 
     def _backlog_batch(
         self, items: list[tuple[int, BacklogRow | RefusedRow | LedgerError]], prov: Provenance,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -33,7 +33,7 @@ from psycopg.sql import SQL, Identifier
 from ..domain import CheckIn, Facility, Invalid, LedgerError, Person, Provenance, RuleViolation, natural_id
 from ..domain.checkin import check_checkin, checkin_id, venue_id_of, venue_qr_payload
 from ..recorders import StaleReadError
-from ._shared import CommandResult, json_lines, locals_of
+from ._shared import BulkReport, CommandResult, csv_records, json_lines, locals_of
 
 if TYPE_CHECKING:
     from ..domain import LedgerAggregate
@@ -66,25 +66,6 @@ class RowReport:
         return {k: v for k, v in (("line", self.line), ("status", self.status), ("checkin_id", self.checkin_id),
                                   ("field", self.field), ("rule", self.rule), ("message", self.message))
                 if v is not None}
-
-
-@dataclass
-class BulkReport:
-    """Counts and the report of every row, in line order."""
-
-    accepted: int = 0
-    duplicate: int = 0
-    refused: int = 0
-    position: int = 0
-    rows: list[RowReport] = field(default_factory=list)
-
-    def add(self, row: RowReport) -> None:
-        setattr(self, row.status, getattr(self, row.status) + 1)
-        self.rows.append(row)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicate": self.duplicate, "refused": self.refused,
-                "position": self.position, "rows": [r.as_dict() for r in self.rows]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,11 +211,8 @@ class CheckInCommands:
         (`checkin_venue_in_caller_scope`), since a bulk body cannot be scope-checked as a whole.
         """
         report = BulkReport()
-        emit = on_report or report.rows.append
         for batch in _chunks(rows, batch_size):
-            for row_report in self._import_batch(batch, prov, provinces):
-                setattr(report, row_report.status, getattr(report, row_report.status) + 1)
-                emit(row_report)
+            report.take(self._import_batch(batch, prov, provinces), on_report)
         report.position = self.head()
         return report
 
@@ -379,24 +357,12 @@ def parse_ndjson(lines: Iterable[bytes | str]) -> Iterator[tuple[int, dict[str, 
 
 def parse_csv(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | LedgerError]]:
     """(line number, row) of each CSV record after the header; empty cells are absent values."""
-    import csv
 
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if header is None:
-        return
-    names = [h.strip() for h in header]
-    unknown = sorted(set(names) - set(CSV_COLUMNS))
-    if unknown:
-        yield 1, Invalid("header", f"unknown columns {unknown}; expected some of {list(CSV_COLUMNS)}")
-        return
-    for record in reader:
-        if not any(cell.strip() for cell in record):
-            continue
-        if len(record) != len(names):
-            yield reader.line_num, Invalid("row", f"{len(record)} cells for {len(names)} columns")
-            continue
-        yield reader.line_num, {n: (c.strip() or None) for n, c in zip(names, record, strict=True)}
+    def check_header(names: list[str]) -> LedgerError | None:
+        unknown = sorted(set(names) - set(CSV_COLUMNS))
+        return Invalid("header", f"unknown columns {unknown}; expected some of {list(CSV_COLUMNS)}") if unknown else None
+
+    return csv_records(lines, check_header)
 
 
 def _checked_in_events(checked: list[_Checked], prov: Provenance) -> Iterator[CheckIn.CheckedIn]:
