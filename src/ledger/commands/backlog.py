@@ -292,20 +292,35 @@ class BacklogCommands:
         report.position = self.head()
         return report
 
-    def _backlog_batch(
-        self, items: list[tuple[int, BacklogRow | RefusedRow | LedgerError]], prov: Provenance,
-        allow: Callable[[BacklogRow], None] | None, carried: dict[UUID, LedgerAggregate],
-    ) -> list[ImportRow]:
+    def run_batch(
+        self, steps: list[Callable[[], CommandResult]], *, prefetch: Iterable[UUID] = (),
+        carried: dict[UUID, LedgerAggregate] | None = None,
+    ) -> list[CommandResult | LedgerError]:
+        """Run `steps` (each calls one `Ledger` command with a `client_ref`) as one batch: one
+        transaction, the working set of `Batch`; each step's result, or the error that refused it
+        (its changes undone, the others kept). `prefetch` names aggregates to read in one query
+        first (the steps' receipts and people); `carried` is handed from one call to the next, as
+        in an import. Re-run from fresh state after a lost race; raises `Conflict` after
+        `IMPORT_ATTEMPTS` of them. The synthetic workload (`ledger.workload`) runs on this."""
+        wanted = set(prefetch)
+        results = self._batched(lambda: self._aggregates_of(wanted), steps, {} if carried is None else carried)
+        if results is None:
+            raise Conflict(command="batch")
+        return results
+
+    def _batched(
+        self, prefetch: Callable[[], dict[UUID, LedgerAggregate | None]], steps: list[Callable[[], Any]],
+        carried: dict[UUID, LedgerAggregate],
+    ) -> list[Any] | None:
         """Run and commit one batch, starting from the shared aggregates the batch before left in
-        `carried` (and leaving its own there); after a lost race from the store alone, and after
-        repeated ones each half on its own."""
+        `carried` (and leaving its own there); after a lost race again from the store alone. Each
+        step's result or `LedgerError`; None when it lost `IMPORT_ATTEMPTS` races."""
         for attempt in range(IMPORT_ATTEMPTS):
             if attempt:
                 time.sleep(0.01 * attempt)
-            batch = Batch(self, self._backlog_prefetch(prov.org, [r for _, r in items if isinstance(r, BacklogRow)]),
-                          carried)
+            batch = Batch(self, prefetch(), carried)
             carried.clear()
-            results = [self._backlog_row(batch, line, row, prov, allow) for line, row in items]
+            results = [_step(batch, step) for step in steps]
             try:
                 batch.commit()
             except IntegrityError:
@@ -313,6 +328,18 @@ class BacklogCommands:
                 continue
             carried.update(batch.carry_over())
             return results
+        return None
+
+    def _backlog_batch(
+        self, items: list[tuple[int, BacklogRow | RefusedRow | LedgerError]], prov: Provenance,
+        allow: Callable[[BacklogRow], None] | None, carried: dict[UUID, LedgerAggregate],
+    ) -> list[ImportRow]:
+        """One batch of an import; after repeated lost races each half on its own."""
+        rows = [r for _, r in items if isinstance(r, BacklogRow)]
+        results = self._batched(lambda: self._backlog_prefetch(prov.org, rows),
+                                [self._backlog_step(row, prov, allow) for _, row in items], carried)
+        if results is not None:
+            return [_report(line, row, result) for (line, row), result in zip(items, results, strict=True)]
         if len(items) == 1:
             line, row = items[0]
             return [refusal(line, Conflict(command=row.command), row)]  # type: ignore[union-attr]
@@ -320,31 +347,23 @@ class BacklogCommands:
         return (self._backlog_batch(items[:half], prov, allow, carried)
                 + self._backlog_batch(items[half:], prov, allow, carried))
 
-    def _backlog_row(
-        self, batch: Batch, line: int, row: BacklogRow | RefusedRow | LedgerError, prov: Provenance,
-        allow: Callable[[BacklogRow], None] | None,
-    ) -> ImportRow:
-        if isinstance(row, LedgerError):
-            return refusal(line, row)
-        if isinstance(row, RefusedRow):
-            return refusal(line, row.error, row)
-        token = BATCH.set(batch)
-        try:
+    def _backlog_step(
+        self, row: BacklogRow | RefusedRow | LedgerError, prov: Provenance, allow: Callable[[BacklogRow], None] | None,
+    ) -> Callable[[], CommandResult]:
+        def step() -> CommandResult:
+            if isinstance(row, LedgerError):
+                raise row
+            if isinstance(row, RefusedRow):
+                raise row.error
             arguments = row.arguments
             if row.person is not None:
                 arguments = {**arguments, "person_id": self.find_person(*row.person)}
-                row = replace(row, arguments=arguments)
             if allow is not None:
-                allow(row)
-            result = getattr(self, row.command)(
+                allow(replace(row, arguments=arguments))
+            return getattr(self, row.command)(
                 **arguments, prov=replace(prov, source="import", client_ref=row.ref, occurred_at=row.occurred_at))
-        except LedgerError as error:
-            batch.undo()
-            return refusal(line, error, row)
-        finally:
-            BATCH.reset(token)
-        batch.end_row()
-        return ImportRow(line, "duplicate" if result.replayed else "accepted", row.ref, row.command, result.ids)
+
+        return step
 
     def _backlog_prefetch(self, org: str, rows: list[BacklogRow]) -> dict[UUID, LedgerAggregate | None]:
         """The receipts, identity keys and people a batch's rows name, read in two queries: what each
@@ -390,3 +409,25 @@ def _by_originator(stored: list[Any]) -> Iterator[tuple[UUID, list[Any]]]:
         events.append(event)
     if events:
         yield current, events  # type: ignore[misc]
+
+
+def _step(batch: Batch, step: Callable[[], Any]) -> Any:
+    """One row of a batch: its result, or the error that refused it with its changes undone."""
+    token = BATCH.set(batch)
+    try:
+        result = step()
+    except LedgerError as error:
+        batch.undo()
+        return error
+    finally:
+        BATCH.reset(token)
+    batch.end_row()
+    return result
+
+
+def _report(line: int, row: BacklogRow | RefusedRow | LedgerError, result: CommandResult | LedgerError) -> ImportRow:
+    if isinstance(result, LedgerError):
+        return refusal(line, result, None if isinstance(row, LedgerError) else row)
+    assert isinstance(row, BacklogRow)
+    return ImportRow(line, "duplicate" if result.replayed else "accepted", row.ref, row.command, result.ids)
+
