@@ -33,7 +33,6 @@ import json
 import math
 import random
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from .domain import CommandReceipt, Facility, NotFound, Provenance, RuleViolatio
 from .domain.person import LOCAL_TZ
 from .policies.screening import SCREENING_3802, derived_outcome
 from .policies.vaccines import add_months, series_policy_on
+from .workload.names import full_name, strip_diacritics
 
 PROVINCE = "01"  # Hà Nội
 
@@ -160,23 +160,6 @@ RECALLED_LOT, RECALLED_ON = "MOD1", date(2021, 8, 27)
 EXPIRED_LOT = "AZ1"
 CAMPAIGN_END = date(2021, 11, 30)
 
-FAMILY_NAMES = [
-    ("Nguyễn", 38.4), ("Trần", 12.1), ("Lê", 9.5), ("Phạm", 7.0), ("Hoàng", 5.1), ("Phan", 4.5), ("Vũ", 3.9),
-    ("Đặng", 2.1), ("Bùi", 2.0), ("Đỗ", 1.4), ("Hồ", 1.3), ("Ngô", 1.3), ("Dương", 1.0), ("Lý", 0.5),
-    ("Đào", 0.8), ("Đinh", 0.7), ("Trịnh", 0.6), ("Lương", 0.5), ("Mai", 0.4), ("Tạ", 0.3),
-]
-MIDDLE = {
-    "male": ["Văn", "Văn", "Văn", "Đức", "Minh", "Quang", "Hữu", "Công", "Thành", "Xuân", "Mạnh", "Tuấn"],
-    "female": ["Thị", "Thị", "Thị", "Thu", "Ngọc", "Thanh", "Phương", "Hồng", "Minh", "Thùy", "Bích", "Kim"],
-}
-GIVEN = {
-    "male": ["Anh", "Bình", "Cường", "Dũng", "Đạt", "Hải", "Hiếu", "Hoàng", "Hùng", "Huy", "Khánh", "Long",
-             "Minh", "Nam", "Phong", "Quân", "Sơn", "Thắng", "Trung", "Tuấn", "Việt", "Tùng", "Thành", "Đức",
-             "Kiên", "Lâm", "Nghĩa", "Quang", "Tài", "Vinh"],
-    "female": ["Anh", "Chi", "Dung", "Giang", "Hà", "Hạnh", "Hằng", "Hoa", "Hương", "Lan", "Linh", "Mai",
-               "Ngọc", "Nhung", "Phương", "Quỳnh", "Thảo", "Trang", "Vân", "Yến", "Huyền", "Loan", "Nga",
-               "Oanh", "Tâm", "Thủy", "Trâm", "Uyên", "Xuân", "My"],
-}
 #: Adult age bands (2019 census shares among people 18+), then a 12-17 band vaccinated from November.
 ADULT_AGES = [((18, 24), 13), ((25, 34), 21), ((35, 44), 20), ((45, 54), 17), ((55, 64), 15), ((65, 74), 9),
               ((75, 84), 4), ((85, 95), 1)]
@@ -189,11 +172,6 @@ PRIORITY_GROUPS = ["elderly_65_plus", "chronic_condition", "frontline_worker", "
 
 def _local(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=LOCAL_TZ)
-
-
-def _strip_diacritics(text: str) -> str:
-    text = text.replace("Đ", "D").replace("đ", "d")
-    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
 def _waves() -> list[tuple[date, date]]:
@@ -321,16 +299,6 @@ class _Campaign:
                 self.used_ids.add(number)
                 return number
 
-    def _name(self, sex: str) -> str:
-        rng = self.rng
-        family = rng.choices([f for f, _ in FAMILY_NAMES], [w for _, w in FAMILY_NAMES])[0]
-        middle = rng.choice(MIDDLE[sex])
-        if rng.random() < 0.2:
-            second = rng.choice(MIDDLE[sex])
-            if second != middle:
-                middle = f"{middle} {second}"
-        return f"{family} {middle} {rng.choice(GIVEN[sex])}"
-
     def _new_person(self, n: int, cohort: str) -> _Person:
         rng = self.rng
         sex = "female" if rng.random() < 0.51 else "male"
@@ -353,7 +321,7 @@ class _Campaign:
         district = rng.choices(list(DISTRICT_WEIGHTS), list(DISTRICT_WEIGHTS.values()))[0]
         ward = rng.choice(DISTRICTS[district][1])[0]
         line = f"Số {rng.randint(1, 180)}, ngõ {rng.randint(1, 200)} {rng.choice(DISTRICTS[district][2])}"
-        return _Person(n, self._name(sex), sex, dob, id_type, id_number, phone, district, ward, line,
+        return _Person(n, full_name(self.rng, sex), sex, dob, id_type, id_number, phone, district, ward, line,
                        registered_at=_local(date(2021, 7, 1), 8))
 
     def _vitals(self, old: bool) -> tuple[dict, dict]:
@@ -501,8 +469,8 @@ class _Campaign:
                 p.registered_at = _local(date(2021, 7, 1) + timedelta(days=rng.randint(0, 13)), 9)
             # Data-quality faults at registration (DOMAIN §8), corrected in October-November.
             fault = rng.random()
-            if fault < 0.012 and _strip_diacritics(p.full_name) != p.full_name:
-                p.registered_name = _strip_diacritics(p.full_name)
+            if fault < 0.012 and strip_diacritics(p.full_name) != p.full_name:
+                p.registered_name = strip_diacritics(p.full_name)
             elif fault < 0.018 and p.dob.day <= 12 and p.dob.day != p.dob.month:
                 p.registered_dob = date(p.dob.year, p.dob.day, p.dob.month)
             if rng.random() < 0.95 or cohort == "health_worker":
@@ -623,7 +591,7 @@ class _Campaign:
         return next((s.key for s in LOTS if s.use_from <= day <= s.use_until and s.key != RECALLED_LOT), None)
 
     def _duplicate_record(self, p: _Person, at: datetime) -> _Person:
-        name = p.full_name if self.rng.random() < 0.5 else _strip_diacritics(p.full_name)
+        name = p.full_name if self.rng.random() < 0.5 else strip_diacritics(p.full_name)
         b = _Person(len(self.persons), p.full_name, p.sex, p.dob, "none", None, p.phone, p.district, p.ward,
                     p.line, registered_at=at, registered_name=name if name != p.full_name else "",
                     cohort=p.cohort, priority_group=p.priority_group, duplicate_of=p.n)
