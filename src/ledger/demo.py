@@ -50,7 +50,7 @@ from .domain import CommandReceipt, Facility, NotFound, Provenance, RuleViolatio
 from .domain.person import LOCAL_TZ
 from .policies.screening import SCREENING_3802, derived_outcome
 from .policies.vaccines import add_months, series_policy_on
-from .workload.names import full_name, strip_diacritics
+from .workload.people import CLEAR_ANSWERS, full_name, screening_vitals, strip_diacritics
 
 PROVINCE = "01"  # Hà Nội
 
@@ -325,17 +325,7 @@ class _Campaign:
                        registered_at=_local(date(2021, 7, 1), 8))
 
     def _vitals(self, old: bool) -> tuple[dict, dict]:
-        rng = self.rng
-        vitals = {
-            "temperature_c": round(rng.gauss(36.6, 0.3), 1),
-            "pulse_per_min": int(rng.gauss(80, 9)),
-            "systolic_mmhg": int(rng.gauss(126 if old else 117, 11)),
-            "diastolic_mmhg": int(rng.gauss(76, 6)),
-            "respiration_per_min": rng.randint(14, 22),
-        }
-        answers = {"covid_within_6_months": False, "acute_illness": False, "pregnant_under_13_weeks": False,
-                   "anaphylaxis_to_previous_dose": False}
-        return vitals, answers
+        return screening_vitals(self.rng, old), dict(CLEAR_ANSWERS)
 
     def _visit(self, person: _Person, key: str, day: date, point: str, *, answers: dict | None = None) -> _Visit:
         rng = self.rng

@@ -1,4 +1,4 @@
-"""Vietnamese names as people carry them, and as registration desks typed them."""
+"""People as the registration desks saw them: Vietnamese names (and how they were mistyped), screening vitals."""
 
 from __future__ import annotations
 
@@ -40,3 +40,19 @@ def strip_diacritics(text: str) -> str:
     """The name as typed on a keyboard without Vietnamese input: "Nguyen Thi Thu Ha" (a `wrong_name`)."""
     text = text.replace("Đ", "D").replace("đ", "d")
     return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+
+
+#: The pre-vaccination questions of Decision 3802/QĐ-BYT, all answered "no".
+CLEAR_ANSWERS = {"covid_within_6_months": False, "acute_illness": False, "pregnant_under_13_weeks": False,
+                 "anaphylaxis_to_previous_dose": False}
+
+
+def screening_vitals(rng: random.Random, old: bool) -> dict:
+    """Vital signs at a screening desk: normal ranges, somewhat higher blood pressure for people 60+."""
+    return {
+        "temperature_c": round(rng.gauss(36.6, 0.3), 1),
+        "pulse_per_min": int(rng.gauss(80, 9)),
+        "systolic_mmhg": int(rng.gauss(126 if old else 117, 11)),
+        "diastolic_mmhg": int(rng.gauss(76, 6)),
+        "respiration_per_min": rng.randint(14, 22),
+    }
