@@ -43,6 +43,21 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_workload(settings: Settings, args: argparse.Namespace) -> int:
+    from .workload.national import NationalWorkload, people_for_events
+
+    if settings.is_postgres:
+        cmd_migrate(settings, args)
+    people = args.people or people_for_events(args.events)
+    with _opened(settings) as ledger:
+        print(f"Running the national workload (seed {args.seed}, {people:,} residents) into {settings.describe()} ...")
+        summary = NationalWorkload(seed=args.seed, people=people).run(
+            ledger, progress=_progress("workload", unit="command"))
+    for key, value in summary.items():
+        print(f"  {key}: {value}")
+    return 0
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
@@ -70,9 +85,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from .demo import PROVINCE as DEMO_PROVINCE
     from .demo import demo_tokens, load_demo
     from .secrets import new_key_file
     from .settings import key_file
+    from .workload.national import NationalWorkload
 
     if settings.is_postgres:
         cmd_migrate(settings, args)
@@ -86,10 +103,21 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Loading the demo campaign into {settings.describe()} ...")
         started = time.monotonic()
         summary = load_demo(ledger, people=args.people, progress=_progress("demo", unit="command"))
+        if args.national_people:
+            # The other 62 provinces, from the national workload at a small size: Hà Nội is the demo's.
+            national = NationalWorkload(seed=2021, people=args.national_people,
+                                        exclude_provinces=frozenset({DEMO_PROVINCE}))
+            print(f"Loading the national workload ({args.national_people:,} residents of the other provinces) ...")
+            summary["national"] = national.run(ledger, progress=_progress("national", unit="command"))
         applied = runtime.engine.catch_up()
         print(f"Loaded in {time.monotonic() - started:.1f}s; projections applied {applied} events.")
+        national = summary.pop("national", None)
         for key, value in summary.items():
             print(f"  {key}: {value}")
+        if national:
+            print("  national workload (the other provinces):")
+            for key, value in national.items():
+                print(f"    {key}: {value}")
         token_file = (Path("var") if settings.is_postgres else settings.sqlite_path.parent) / "demo-tokens.json"
         tokens = demo_tokens(ledger, token_file)
     print(f"\nA bearer token per role (kept in {token_file}; only their hashes are in the ledger):")
@@ -507,8 +535,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--people", type=int, default=3000)
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--national-people", type=int, default=1000,
+                      help="residents of the other 62 provinces from the national workload (0: none)")
     demo.add_argument("--no-serve", action="store_true", help="load and exit")
     demo.set_defaults(func=cmd_demo)
+
+    workload = sub.add_parser("workload", help="run the synthetic national workload (2021, all 63 provinces) once")
+    size = workload.add_mutually_exclusive_group()
+    size.add_argument("--events", type=int, default=100_000, help="events to write, roughly")
+    size.add_argument("--people", type=int, help="residents to sample (instead of --events)")
+    workload.add_argument("--seed", type=int, default=2021)
+    workload.set_defaults(func=cmd_workload)
 
     proj = sub.add_parser("projections", help="run, rebuild and inspect projections").add_subparsers(
         dest="projections_command", required=True

@@ -54,7 +54,8 @@ def test_ledger_demo_encrypts_a_new_store_with_a_key_of_its_own(tmp_path: Path):
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "src")
 
     def demo() -> str:
-        r = subprocess.run([sys.executable, "-m", "ledger.cli", "demo", "--people", "60", "--no-serve"], env=env,
+        r = subprocess.run([sys.executable, "-m", "ledger.cli", "demo", "--people", "60", "--national-people", "150",
+                            "--no-serve"], env=env,
                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         return r.stdout
@@ -62,6 +63,7 @@ def test_ledger_demo_encrypts_a_new_store_with_a_key_of_its_own(tmp_path: Path):
     first = demo()
     key = tmp_path / "var" / "ledger.key"
     assert "Generated a cipher key" in first and stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert "national workload (the other provinces):\n    status: loaded" in first
     settings = Settings(database_url=f"sqlite:///{tmp_path}/var/ledger.sqlite3", cipher_key=key.read_text().strip())
     ledger = Ledger(settings)
     try:

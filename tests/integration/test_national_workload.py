@@ -84,6 +84,21 @@ def test_a_run_goes_through_every_rule_and_the_projections_agree_with_a_rebuild(
         ledger.close()
 
 
+def test_ledger_workload_runs_it_once_from_the_cli(tmp_path, capsys):
+    from ledger.cli import build_parser
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/ledger.sqlite3")
+
+    def run() -> str:
+        args = build_parser().parse_args(["workload", "--people", "150", "--seed", "3"])
+        assert args.func(settings, args) == 0
+        return capsys.readouterr().out
+
+    first = run()
+    assert "status: loaded" in first and "provinces: 63" in first
+    assert "already loaded" in run()
+
+
 class _Stop(Exception):
     pass
 

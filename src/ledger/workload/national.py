@@ -233,7 +233,7 @@ class NationalWorkload:
     def __init__(self, seed: int = 2021, people: int = 10_000, *, exclude_provinces: frozenset[str] = frozenset()):
         self.seed, self.size = seed, people
         self.rng = random.Random(seed)
-        self.tag = f"nat-{seed}-{people}"
+        self.tag = f"nat-{seed}-{people}" + "".join(f"-x{code}" for code in sorted(exclude_provinces))
         self.provinces = [p for p in provinces() if p.code not in exclude_provinces]
         self.actions: list[_Action] = []
         self.checkins: dict[date, list[tuple[int, str, datetime]]] = defaultdict(list)
