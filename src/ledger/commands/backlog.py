@@ -40,7 +40,16 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ..domain import CommandReceipt, Conflict, IdentityKey, Invalid, LedgerError, NotFound, Provenance
+from ..domain import (
+    CommandReceipt,
+    Conflict,
+    IdentityKey,
+    Invalid,
+    LedgerError,
+    NotFound,
+    Provenance,
+    StockCard,
+)
 from ..domain.identity import normalise_id_number
 from ._shared import BATCH, CALLER_GRANT, READ_SET, BulkReport, CommandResult, project, request_digest
 
@@ -243,9 +252,11 @@ class Batch:
     def carry_over(self) -> dict[UUID, LedgerAggregate]:
         """After the commit: the shared aggregates as now stored, for the next batch to start from
         instead of reading them again. Should another writer have changed one meanwhile, the next
-        batch's commit is refused (its read set, or the version constraint) and re-run from the store."""
+        batch's commit is refused (its read set, or the version constraint) and re-run from the store.
+        Stock cards the batch opened go too: the next batches' doses and deliveries are theirs."""
         carried = {}
-        for aggregate_id in self.shared:
+        opened = {i for i, a in self.changed.items() if isinstance(a, StockCard)}
+        for aggregate_id in self.shared | opened:
             aggregate = self.aggregates[aggregate_id]
             if aggregate is not None:
                 aggregate._pending_events.clear()

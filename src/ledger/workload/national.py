@@ -98,6 +98,8 @@ CAMPAIGN_END = date(2021, 12, 31)
 PEOPLE_PER_POINT = 250
 #: Commands per batch (one transaction each; see `Ledger.run_batch`).
 BATCH = 2000
+#: Check-ins gathered (over days) before they go in, in the check-in import's own batches.
+CHECKIN_BATCH = 20_000
 #: Events a sampled person brings on average (measured: `bench/national.py` prints the figure).
 EVENTS_PER_PERSON = 30
 
@@ -823,25 +825,22 @@ class NationalWorkload:
         days = sorted(self.checkins)
         carried: dict[UUID, Any] = {}
         batch: list[_Action] = []
+        checkins: list[tuple[int, str, datetime]] = []
         for action in actions:
             while days and days[0] < action.at.date():
+                checkins += self.checkins[days.pop(0)]
+            if len(batch) >= BATCH or len(checkins) >= CHECKIN_BATCH:
+                # The check-ins' people are registered by the commands before them: those commit first.
                 self._flush(batch, carried)
-                done += len(batch)
-                batch = []
-                done += self._checkins(days.pop(0))
+                done += len(batch) + self._checkins(checkins)
+                batch, checkins = [], []
                 if progress:
                     progress(done, total)
             batch.append(action)
-            if len(batch) >= BATCH:
-                self._flush(batch, carried)
-                done += len(batch)
-                batch = []
-                if progress:
-                    progress(done, total)
-        self._flush(batch, carried)
-        done += len(batch)
         for day in days:
-            done += self._checkins(day)
+            checkins += self.checkins[day]
+        self._flush(batch, carried)
+        done += len(batch) + self._checkins(checkins)
         if progress:
             progress(done, total)
         return self.summary(ledger.head() - head_before, time.monotonic() - started)
@@ -876,18 +875,20 @@ class NationalWorkload:
                           client_ref=action.ref, occurred_at=action.occurred_at or action.at)
         return lambda: action.run(prov)
 
-    def _checkins(self, day: date) -> int:
-        rows = self.checkins[day]
+    def _checkins(self, rows: list[tuple[int, str, datetime]]) -> int:
+        """Check-ins through the bulk import (`import_checkins`), each with its own `client_ref`."""
+        if not rows:
+            return 0
         body = [(i, {"venue_id": str(Facility.create_id(venue)), "person_id": str(self.pid[n]),
                      "checked_in_at": at.astimezone(UTC).isoformat(), "mode": "citizen_scan",
-                     "client_ref": f"{self.tag}-ci-{day:%m%d}-{i}"})
+                     "client_ref": f"{self.tag}-ci-{n}-{at:%m%d%H%M}-{venue[-1]}"})
                 for i, (n, venue, at) in enumerate(rows, start=1)]
         refusals: list[Any] = []
         report = self.ledger.import_checkins(
             body, prov=Provenance(actor="pc-covid", org="PC-COVID", source="app"),
             on_report=lambda r: refusals.append(r) if r.status == "refused" else None)
         if refusals:
-            raise RuntimeError(f"{len(refusals)} check-ins of {day} were refused, first: {refusals[0].as_dict()}")
+            raise RuntimeError(f"{len(refusals)} check-ins were refused, the first: {refusals[0].as_dict()}")
         self.counts["checkin"] += report.accepted
         self.replayed += report.duplicate
         return len(rows)
