@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import resource
 from typing import Any
 
 from .common import Stopwatch, connect, fresh_database, log, ratio, repeat, spread, write_results
@@ -41,9 +42,11 @@ def write(ledger: Any, people: int, seed: int) -> dict[str, Any]:
     with Stopwatch() as sw:
         summary = workload.run(ledger, progress)
     events = summary["events_written"]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     log(f"workload: {events:,} events in {sw.seconds:.1f}s ({events / sw.seconds:,.0f} ev/s, "
-        f"planning {workload.planning_seconds:.1f}s)")
+        f"planning {workload.planning_seconds:.1f}s, peak memory {peak_mb:,.0f} MB)")
     return {"summary": summary, "seconds": sw.seconds, "planning_seconds": workload.planning_seconds,
+            "peak_memory_mb": peak_mb,
             "events_per_second": events / sw.seconds, "events_per_person": events / people, "batch": BATCH}
 
 

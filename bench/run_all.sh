@@ -14,6 +14,7 @@ if [[ "${QUICK:-0}" == "1" ]]; then
   "$PY" -m bench.live_engine --seconds 4 --repeats 1
   "$PY" -m bench.backlog_import --people 2000 --repeats 1
   "$PY" -m bench.history_reads --events 50000 --duration 3 --repeats 1
+  "$PY" -m bench.national --people 2000 --repeats 1
 else
   "$PY" -m bench.raw_ceiling --inserts 3000 --rows 200000 --repeats 5
   "$PY" -m bench.rebuild --events 1000000 --repeats 3
@@ -23,5 +24,6 @@ else
   "$PY" -m bench.live_engine
   "$PY" -m bench.backlog_import --people 25000 --repeats 3
   "$PY" -m bench.history_reads --events 1000000   # the 10 M: --events 10000000 (~15 min more)
+  "$PY" -m bench.national --events 1000000
 fi
 echo "results: bench/results/*-latest.json"

@@ -120,7 +120,6 @@ VACCINES = (
     _Vaccine("pfizer", "Pfizer-BioNTech", 6, date(2021, 7, 5), 6, "FF"),
     _Vaccine("moderna", "Moderna", 10, date(2021, 7, 5), 7, "30"),
 )
-VACCINE = {v.code: v for v in VACCINES}
 #: Shares of first doses by vaccine, per month (roughly what arrived).
 FIRST_DOSE_MIX: dict[int, dict[str, int]] = {
     3: {"astrazeneca": 100}, 4: {"astrazeneca": 100}, 5: {"astrazeneca": 100},
@@ -167,6 +166,14 @@ def _half_month(day: date) -> tuple[int, date]:
     """The supply period of `day` (0-23) and its first day: every point is restocked twice a month."""
     second = day.day > 15
     return (day.month - 1) * 2 + second, date(day.year, day.month, 16 if second else 1)
+
+
+def _period_days(period: int) -> tuple[date, date]:
+    """The first and last day of supply period `period` (0-23)."""
+    month, second = period // 2 + 1, period % 2
+    last = (date(2021, month, 15) if not second else
+            date(2021, month + 1, 1) - timedelta(days=1) if month < 12 else CAMPAIGN_END)
+    return date(2021, month, 16 if second else 1), last
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +254,6 @@ class NationalWorkload:
         self.pid: dict[int, UUID] = {}
         self.ids: dict[str, UUID] = {}
         self.replayed = 0
-        self._planned = False
 
     # -- places ------------------------------------------------------------------------------------
 
@@ -564,16 +570,15 @@ class NationalWorkload:
             if at <= p.registered_at:  # type: ignore[operator]
                 at = p.registered_at + timedelta(days=7)  # type: ignore[operator]
             station = f"TYT-{p.ward.code}"
-            if p.fault == "invalid_id_format" or (p.id_type == "none" and rng.random() < 0.4):
-                if p.fault == "invalid_id_format" or p.id_number is None:
+            if p.id_type == "none":
+                # The number mistyped at registration, or one the person never gave (40 % found).
+                if p.fault == "invalid_id_format" or rng.random() < 0.4:
                     number = p.id_number or self._id_number(p.dob, p.sex, "cccd", p.ward.province_code)
-                    reason = p.fault if p.fault == "invalid_id_format" else "missing_id"
+                    reason = "invalid_id_format" if p.fault == "invalid_id_format" else "missing_id"
                     self._person_at(at, station, "correction", p, "app",
                                     lambda prov, pid, number=number, reason=reason: self.ledger.correct_person(
                                         person_id=pid, changes={"id_type": "cccd", "id_number": number},
                                         reason=reason, prov=prov))
-                continue
-            if p.id_type == "none":
                 continue
             police = f"CA-{p.ward.province_code}"
             if p.fault is None:
@@ -710,16 +715,10 @@ class NationalWorkload:
             ship[(point, period)][lot_id] = (vials + 1) * dpv
             waste = vials * dpv - sum(per_day.values())
             if waste:
-                end = date(2021, period // 2 + 1, 15) if period % 2 == 0 else (
-                    date(2021, period // 2 + 2, 1) - timedelta(days=1) if period < 23 else CAMPAIGN_END)
-                self._at(_local(end, 17, 30), point, "waste", lambda prov, point=point, lot_id=lot_id, waste=waste:
+                self._at(_local(_period_days(period)[1], 17, 30), point, "waste", lambda prov, point=point, lot_id=lot_id, waste=waste:
                          self.ledger.adjust_stock(lot_id=lot_id, facility_id=Facility.create_id(point),
                                                   quantity=waste, direction="out", reason="open_vial_limit",
                                                   note="opened vials past their in-use time", prov=prov))
-        parent = {}
-        for code, kind in self.facilities.items():
-            if kind == "vaccination_point":
-                parent[code] = f"TTYT-{code[4:]}"
         ward_district = {w.code: w.district_code for ws in self.wards.values() for w in ws}
         ward_province = {w.code: w.province_code for ws in self.wards.values() for w in ws}
         district: dict[tuple[str, int], Counter[UUID]] = defaultdict(Counter)
@@ -750,7 +749,7 @@ class NationalWorkload:
 
     def _transfer(self, source: str, dest: str, period: int, lines: dict[UUID, int], days_before: int, *,
                   short: bool = False) -> None:
-        start = date(2021, period // 2 + 1, 16 if period % 2 else 1)
+        start = _period_days(period)[0]
         doc = f"PX{period:02d}-{dest}-{self.seed}-{self.size}"
         transfer_id = Transfer.create_id(doc)
         payload = [{"lot_id": str(lot_id), "quantity": q} for lot_id, q in sorted(lines.items(), key=lambda kv: str(kv[0]))]
