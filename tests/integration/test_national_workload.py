@@ -33,7 +33,7 @@ def test_areas_are_the_63_provinces_of_2021_with_their_wards_and_weights():
 
 
 def test_the_plan_is_a_function_of_the_seed_and_spreads_people_by_population():
-    a, b = NationalWorkload(seed=11, people=2000), NationalWorkload(seed=11, people=2000)
+    a, b = NationalWorkload(seed=11, people=6000), NationalWorkload(seed=11, people=6000)
     first, second = a.plan(), b.plan()
     assert [(x.at, x.org, x.kind, x.ref) for x in first] == [(x.at, x.org, x.kind, x.ref) for x in second]
     assert [(x.at, x.org, x.kind) for x in NationalWorkload(seed=12, people=2000).plan()] != [

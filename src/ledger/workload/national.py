@@ -451,8 +451,10 @@ class NationalWorkload:
         if rng.random() < 0.02:
             self._visit(p, "delay", day, None, answers={"acute_illness": True})
             day += timedelta(days=rng.randint(7, 14))
+        if day > CAMPAIGN_END:
+            return
         vaccine = "pfizer" if cohort == "minor" else self._pick_vaccine(day)
-        if vaccine is None or day > CAMPAIGN_END:
+        if vaccine is None:
             return
         first = self._visit(p, "dose1", day, vaccine, kind="primary")
         if first is None:
