@@ -60,6 +60,7 @@ left alone, and an interrupted run resumes by replaying what is already there.
 from __future__ import annotations
 
 import bisect
+import gc
 import itertools
 import math
 import random
@@ -816,6 +817,17 @@ class NationalWorkload:
         ours = CommandReceipt.create_id(self.national_action.org, self.national_action.ref)
         self.national_exists = _exists(ledger, Facility.create_id(NATIONAL)) and not _exists(ledger, ours)
         self.planning_seconds = time.monotonic() - started
+        # The plan is millions of objects that live to the end: a full collection walking them takes
+        # seconds, long enough, inside a batch's transaction, for the server to end it as idle.
+        gc.collect()
+        gc.freeze()
+        try:
+            return self._run(ledger, actions, progress, started)
+        finally:
+            gc.unfreeze()
+
+    def _run(self, ledger: Ledger, actions: list[_Action], progress: Callable[[int, int], None] | None,
+             started: float) -> dict[str, Any]:
         head_before = ledger.head()
         last = actions[-1]
         if _exists(ledger, CommandReceipt.create_id(last.org, last.ref)):
