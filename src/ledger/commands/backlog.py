@@ -136,7 +136,7 @@ class Batch:
         self.aggregates = {**(carried or {}), **known}
         self.stored = {i for i, a in self.aggregates.items() if a is not None}
         #: Ids read on first use rather than prefetched (stock cards, mostly) or carried over from the
-        #: batch before: what the next batch is handed (`carry_over`).
+        #: batch before: the next batch is handed the stock cards among them (`carry_over`).
         self.shared: set[UUID] = set(carried or ())
         self.events: list[Any] = []
         #: What the rows read without changing (lots, facilities), and the caller's grant (see `CALLER_GRANT`).
@@ -250,15 +250,17 @@ class Batch:
             ledger.snapshots.put(snapshots)
 
     def carry_over(self) -> dict[UUID, LedgerAggregate]:
-        """After the commit: the shared aggregates as now stored, for the next batch to start from
-        instead of reading them again. Should another writer have changed one meanwhile, the next
-        batch's commit is refused (its read set, or the version constraint) and re-run from the store.
-        Stock cards the batch opened go too: the next batches' doses and deliveries are theirs."""
+        """After the commit: the stock cards the batch read on first use, or opened, as now stored, for
+        the next batch to start from instead of reading them again (the next batches' doses and
+        deliveries are theirs). Should another writer have changed one meanwhile, the next batch's
+        commit is refused (its read set, or the version constraint) and re-run from the store.
+        Only stock cards: they are few and every batch wants them, whereas the people a batch read on
+        first use (a sample's subjects) would pile up from batch to batch, each in every later
+        commit's read set."""
         carried = {}
-        opened = {i for i, a in self.changed.items() if isinstance(a, StockCard)}
-        for aggregate_id in self.shared | opened:
+        for aggregate_id in self.shared | self.changed.keys():
             aggregate = self.aggregates[aggregate_id]
-            if aggregate is not None:
+            if isinstance(aggregate, StockCard):
                 aggregate._pending_events.clear()
                 carried[aggregate_id] = aggregate
         return carried

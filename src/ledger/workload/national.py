@@ -218,6 +218,8 @@ class _Action:
     run: Callable[[Provenance], CommandResult]
     source: str = "app"
     person: int | None = None
+    #: Other people it reads (a sample's subjects, a merge's survivor): read with the batch's first query.
+    others: tuple[int, ...] = ()
     #: The rule (409) or field (422) this command is planned to be refused for.
     refused: str | None = None
     #: Aggregates to read with the batch's first query (a sample, a transfer).
@@ -616,11 +618,13 @@ class NationalWorkload:
             survivor = p.n
             self._person_at(merge_at, f"TYT-{p.ward.code}", "merge", copy, "app",
                             lambda prov, pid, survivor=survivor: self.ledger.merge_people(
-                                duplicate_id=pid, into_id=self.pid[survivor], reason="duplicate_person", prov=prov))
+                                duplicate_id=pid, into_id=self.pid[survivor], reason="duplicate_person", prov=prov),
+                            others=(survivor,))
             if rng.random() < 0.03:
                 self._person_at(merge_at + timedelta(days=rng.randint(1, 10)), f"SYT-{p.ward.province_code}",
                                 "merge_revert", copy, "app",
-                                lambda prov, pid: self.ledger.revert_merge(duplicate_id=pid, prov=prov))
+                                lambda prov, pid: self.ledger.revert_merge(duplicate_id=pid, prov=prov),
+                                others=(survivor,))
 
     # -- testing ----------------------------------------------------------------------------------
 
@@ -671,7 +675,8 @@ class NationalWorkload:
         self._at(taken, point, "sample", lambda prov: self.ledger.collect_sample(
             barcode=barcode, method=method, subject_ids=[self.pid[n] for n in members], pool_kind="community"
             if pooled else None, facility_id=Facility.create_id(point), retest_of=retest_id, prov=prov),
-            needs=(sample_id, *((retest_id,) if retest_id else ())), kind_count="pooled_sample" if pooled else None)
+            needs=(sample_id, *((retest_id,) if retest_id else ())), kind_count="pooled_sample" if pooled else None,
+            others=tuple(members))
         lab_id = Facility.create_id(lab)
         rapid = method == "rapid_antigen"
         self._at(taken + timedelta(hours=1 if rapid else 5), lab, "sample_received",
@@ -681,7 +686,7 @@ class NationalWorkload:
         outcome = "positive" if positive else "negative"
         ct = round(rng.uniform(18, 32), 1) if positive and method == "rt_pcr" else None
         self._at(result_at, lab, "result", lambda prov: self.ledger.record_result(
-            sample_id=sample_id, result=outcome, ct_value=ct, prov=prov), needs=(sample_id,))
+            sample_id=sample_id, result=outcome, ct_value=ct, prov=prov), needs=(sample_id,), others=tuple(members))
         if positive and pooled:
             case = rng.randrange(len(people))
             for i, q in enumerate(people):
@@ -773,16 +778,17 @@ class NationalWorkload:
 
     def _at(self, at: datetime, org: str, kind: str, run: Callable[[Provenance], CommandResult], *,
             source: str = "app", person: int | None = None, refused: str | None = None, needs: tuple = (),
-            kind_count: str | None = None, occurred_at: datetime | None = None) -> None:
-        self.actions.append(_Action(at, len(self.actions), org, kind_count or kind, run, source, person, refused,
-                                    needs, occurred_at))
+            kind_count: str | None = None, occurred_at: datetime | None = None, others: tuple[int, ...] = ()) -> None:
+        self.actions.append(_Action(at, len(self.actions), org, kind_count or kind, run, source, person, others,
+                                    refused, needs, occurred_at))
 
     def _person_at(self, at: datetime, org: str, kind: str, p: _Person, source: str,
                    run: Callable[[Provenance, UUID], CommandResult], *, refused: str | None = None,
-                   kind_count: str | None = None, occurred_at: datetime | None = None) -> None:
+                   kind_count: str | None = None, occurred_at: datetime | None = None,
+                   others: tuple[int, ...] = ()) -> None:
         """A command about person `p` (their id is known once their registration has run)."""
         self._at(at, org, kind, lambda prov: run(prov, self.pid[p.n]), source=source, person=p.n, refused=refused,
-                 kind_count=kind_count, occurred_at=occurred_at)
+                 kind_count=kind_count, occurred_at=occurred_at, others=others)
 
     def plan(self) -> list[_Action]:
         """The whole year's commands in business-time order, each with its `client_ref` (a function of
@@ -865,8 +871,9 @@ class NationalWorkload:
         for a in batch:
             prefetch.add(CommandReceipt.create_id(a.org, a.ref))
             prefetch.update(a.needs)
-            if a.person is not None and a.person in self.pid:
-                prefetch.add(self.pid[a.person])
+            for n in (a.person, *a.others):
+                if n in self.pid:
+                    prefetch.add(self.pid[n])
         steps = [self._step(a) for a in batch]
         results = self.ledger.run_batch(steps, prefetch=prefetch, carried=carried)
         for action, result in zip(batch, results, strict=True):
