@@ -144,6 +144,8 @@ class Batch:
         self.reads: dict[UUID, int] = dict([caller]) if caller is not None else {}
         self.changed: dict[UUID, LedgerAggregate] = {}
         self.touched: dict[UUID, int] = {}
+        #: Every id a row asked for: only those of them that are stored guard the commit.
+        self.used: set[UUID] = set()
 
     def get(self, ledger: Any, aggregate_id: UUID) -> LedgerAggregate:
         """`Ledger._get` inside the batch: the batch's copy, read from the store on first use."""
@@ -158,6 +160,7 @@ class Batch:
                 self.stored.add(aggregate_id)
                 self.shared.add(aggregate_id)
             self.aggregates[aggregate_id] = aggregate
+        self.used.add(aggregate_id)
         if aggregate is None:
             raise AggregateNotFoundError(aggregate_id)
         self.touched.setdefault(aggregate_id, len(aggregate._pending_events))
@@ -222,8 +225,9 @@ class Batch:
         stored = [ledger.mapper.to_stored_event(event) for event in self.events]
         read_set = {i: v for i, v in self.reads.items() if i not in self.changed}
         # And every aggregate the rows read from the store (or were handed by the batch before) without
-        # changing it: an identity key a row named its person by, a stock card carried over.
-        for aggregate_id in self.stored - self.changed.keys():
+        # changing it: an identity key a row named its person by, a stock card carried over. Carried
+        # cards no row used stay out: they decided nothing here (the batch that uses one checks it).
+        for aggregate_id in (self.stored & self.used) - self.changed.keys():
             aggregate = self.aggregates.get(aggregate_id)
             if aggregate is not None:
                 read_set[aggregate_id] = aggregate.version
