@@ -2,7 +2,7 @@
 
 1. A fresh database gets `ledger.workload.NationalWorkload(seed, people)`: 2021 in all 63
    provinces through the real `Ledger` commands (batches of 2,000 commands in one transaction
-   each, `Ledger.run_batch`; check-ins a day at a time through the bulk check-in import);
+   each, `Ledger.run_batch`; check-ins 20,000 at a time through the bulk check-in import);
    without the PII cipher unless `--cipher` (as `bench.rebuild`, so that the raw decode
    ceiling reads the same bytes; with it the rebuild's raw ceiling is not measured). The figure is events written per second of wall time, planning included
    (and reported apart), against the raw `executemany` ceiling of the same stored rows in

@@ -50,7 +50,7 @@ What it plans, with the rates it uses (DOMAIN.md §2-5, §8, §9):
   0.5 % of adults a month take a rapid antigen test (2 % positive).
 - *Check-ins*: from 20 September (the national QR app), people aged 16-70 with a phone check in
   at their ward's venues, more at weekends, at the hours of markets, lunch and evening; they go
-  in through the bulk check-in import, a day at a time.
+  in through the bulk check-in import, 20,000 at a time (after the commands that registered them).
 
 Idempotent and resumable: every command carries a deterministic `client_ref` (the plan's
 order), each check-in too; a store holding the complete run (its final command's receipt) is
