@@ -224,6 +224,10 @@ class Ledger(BacklogCommands, TestingCommands, TracingCommands, CheckInCommands,
             raise NotFound(kind, aggregate.id)
         return aggregate
 
+    def exists(self, aggregate_id: UUID) -> bool:
+        """Whether any event of `aggregate_id` is stored (a receipt, a facility)."""
+        return self._find(aggregate_id) is not None
+
     def _find(self, aggregate_id: UUID) -> LedgerAggregate | None:
         try:
             return self._get(aggregate_id)

@@ -1021,11 +1021,7 @@ class _Campaign:
 
 
 def _receipt_exists(ledger: Ledger, org: str, ref: str) -> bool:
-    try:
-        ledger.repository.get(CommandReceipt.create_id(org, ref))
-    except AggregateNotFoundError:
-        return False
-    return True
+    return ledger.exists(CommandReceipt.create_id(org, ref))
 
 
 def load_demo(ledger: Ledger, *, seed: int = 2021, people: int = 3000,

@@ -72,8 +72,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from ..application import Ledger
 from ..commands._shared import CommandResult
 from ..domain import (
@@ -539,8 +537,8 @@ class NationalWorkload:
             visit, dose_at, point = dose.visit, dose.at, dose.point
             late = i == len(doses) - 1 and rng.random() < 0.055
             at = dose_at + timedelta(days=rng.randint(3, 45)) if late else dose_at
-            self._person_at(at, point, "dose", p, "import" if late else "app", dose.administer,
-                            kind_count="late_dose" if late else None, occurred_at=dose_at)
+            self._person_at(at, point, "late_dose" if late else "dose", p, "import" if late else "app",
+                            dose.administer, occurred_at=dose_at)
             if late:
                 continue
             if rng.random() < 0.002:
@@ -672,10 +670,10 @@ class NationalWorkload:
         pooled = len(people) > 1
         members = [q.n for q in people]
         retest_id = Sample.create_id(retest_of) if retest_of else None
-        self._at(taken, point, "sample", lambda prov: self.ledger.collect_sample(
+        self._at(taken, point, "pooled_sample" if pooled else "sample", lambda prov: self.ledger.collect_sample(
             barcode=barcode, method=method, subject_ids=[self.pid[n] for n in members], pool_kind="community"
             if pooled else None, facility_id=Facility.create_id(point), retest_of=retest_id, prov=prov),
-            needs=(sample_id, *((retest_id,) if retest_id else ())), kind_count="pooled_sample" if pooled else None,
+            needs=(sample_id, *((retest_id,) if retest_id else ())),
             others=tuple(members))
         lab_id = Facility.create_id(lab)
         rapid = method == "rapid_antigen"
@@ -770,25 +768,24 @@ class NationalWorkload:
             lot_id, q = max(lines.items(), key=lambda kv: (self.lot_of[kv[0]].vaccine.doses_per_vial, str(kv[0])))
             received = [{"lot_id": str(lot_id), "quantity": q - self.lot_of[lot_id].vaccine.doses_per_vial,
                          "discrepancy_reason": "damaged"}]
-        self._at(_local(start - timedelta(days=days_before - 1), 9), dest, "receipt",
+        self._at(_local(start - timedelta(days=days_before - 1), 9), dest, "short_receipt" if short else "receipt",
                  lambda prov: self.ledger.receive_transfer(transfer_id=transfer_id, lines=received, prov=prov),
-                 needs=(transfer_id,), kind_count="short_receipt" if short else None)
+                 needs=(transfer_id,))
 
     # -- scheduling -----------------------------------------------------------------------------------
 
     def _at(self, at: datetime, org: str, kind: str, run: Callable[[Provenance], CommandResult], *,
             source: str = "app", person: int | None = None, refused: str | None = None, needs: tuple = (),
-            kind_count: str | None = None, occurred_at: datetime | None = None, others: tuple[int, ...] = ()) -> None:
-        self.actions.append(_Action(at, len(self.actions), org, kind_count or kind, run, source, person, others,
+            occurred_at: datetime | None = None, others: tuple[int, ...] = ()) -> None:
+        self.actions.append(_Action(at, len(self.actions), org, kind, run, source, person, others,
                                     refused, needs, occurred_at))
 
     def _person_at(self, at: datetime, org: str, kind: str, p: _Person, source: str,
                    run: Callable[[Provenance, UUID], CommandResult], *, refused: str | None = None,
-                   kind_count: str | None = None, occurred_at: datetime | None = None,
-                   others: tuple[int, ...] = ()) -> None:
+                   occurred_at: datetime | None = None, others: tuple[int, ...] = ()) -> None:
         """A command about person `p` (their id is known once their registration has run)."""
         self._at(at, org, kind, lambda prov: run(prov, self.pid[p.n]), source=source, person=p.n, refused=refused,
-                 kind_count=kind_count, occurred_at=occurred_at, others=others)
+                 occurred_at=occurred_at, others=others)
 
     def plan(self) -> list[_Action]:
         """The whole year's commands in business-time order, each with its `client_ref` (a function of
@@ -821,7 +818,7 @@ class NationalWorkload:
         actions = self.plan()
         # A national warehouse registered by someone else (the demo's) is used as it is.
         ours = CommandReceipt.create_id(self.national_action.org, self.national_action.ref)
-        self.national_exists = _exists(ledger, Facility.create_id(NATIONAL)) and not _exists(ledger, ours)
+        self.national_exists = ledger.exists(Facility.create_id(NATIONAL)) and not ledger.exists(ours)
         self.planning_seconds = time.monotonic() - started
         # The plan is millions of objects that live to the end: a full collection walking them takes
         # seconds, long enough, inside a batch's transaction, for the server to end it as idle.
@@ -836,7 +833,7 @@ class NationalWorkload:
              started: float) -> dict[str, Any]:
         head_before = ledger.head()
         last = actions[-1]
-        if _exists(ledger, CommandReceipt.create_id(last.org, last.ref)):
+        if ledger.exists(CommandReceipt.create_id(last.org, last.ref)):
             return {"status": "already loaded (nothing written)", "seed": self.seed, "people": self.size,
                     "events_in_store": head_before}
         total = len(actions) + sum(len(rows) for rows in self.checkins.values())
@@ -955,11 +952,3 @@ class NationalWorkload:
             "seconds": round(seconds, 1),
             "events_per_second": round(events / seconds) if seconds else None,
         }
-
-
-def _exists(ledger: Ledger, aggregate_id: UUID) -> bool:
-    try:
-        ledger.repository.get(aggregate_id)
-    except AggregateNotFoundError:
-        return False
-    return True
