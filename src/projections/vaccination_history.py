@@ -288,6 +288,19 @@ class VaccinationHistory(Projection):
             tx.add_counts(table, key, "people", deltas[table])
 
 
+#: A person's row and those of the records merged into it, each joined with its doses (a row with no
+#: dose columns for a record without doses). The dose's `person_id` is `recorded_on_person_id`.
+HISTORY = (
+    "SELECT p.*, " + ", ".join(
+        f"d.{c}" for c in ("dose_id", "vaccine", "lot_id", "lot_number", "facility_id", "administered_at",
+                           "administered_on", "kind", "dose_number", "interval_override_reason", "voided",
+                           "void_reason", "corrected", "observation_minutes"))
+    + ", d.person_id AS recorded_on_person_id"
+    " FROM vh_people p LEFT JOIN vh_doses d ON d.person_id = p.person_id"
+    " WHERE p.person_id = %s OR p.merged_into = %s"
+)
+
+
 class VaccinationHistoryQueries:
     def __init__(self, db: ProjectionDB) -> None:
         self.db = db
@@ -295,21 +308,17 @@ class VaccinationHistoryQueries:
     def history(self, person_id: UUID) -> dict[str, Any] | None:
         """A person's record as the projection holds it, with every dose (voided ones marked).
 
-        Its three reads share one snapshot: the series status and the doses shown are of one state (read
-        one after the other, a batch of the engine could land between them), in one round of the pool."""
+        One statement (`HISTORY`), so the series status and the doses shown are of one state (a batch
+        of the engine cannot land between two reads) in one round trip to the database: the person's
+        row, the rows of the records merged into it, and each one's doses."""
         pid = str(person_id)
-        with self.db.snapshot() as tx:
-            people = tx.fetch("SELECT * FROM vh_people WHERE person_id = %s", (pid,))
-            if not people:
-                return None
-            person = people[0]
-            merged = [r["person_id"] for r in tx.fetch(
-                "SELECT person_id FROM vh_people WHERE merged_into = %s ORDER BY person_id", (pid,))]
-            ids = [pid, *merged]
-            marks = ", ".join(["%s"] * len(ids))
-            doses = tx.fetch(
-                f"SELECT * FROM vh_doses WHERE person_id IN ({marks}) ORDER BY administered_on, dose_id", ids
-            )
+        rows = self.db.query(HISTORY, (pid, pid))
+        person = next((r for r in rows if r["person_id"] == pid), None)
+        if person is None:
+            return None
+        merged = sorted({r["person_id"] for r in rows if r["person_id"] != pid})
+        doses = sorted((r for r in rows if r["dose_id"] is not None),
+                       key=lambda d: (d["administered_on"], d["dose_id"]))
         return {
             "person_id": pid,
             "birth_year": person["birth_year"],
@@ -330,7 +339,7 @@ class VaccinationHistoryQueries:
             "doses": [
                 {
                     "dose_id": d["dose_id"],
-                    "recorded_on_person_id": d["person_id"],
+                    "recorded_on_person_id": d["recorded_on_person_id"],
                     "dose_number": d["dose_number"],
                     "kind": d["kind"],
                     "vaccine": d["vaccine"],

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import pytest
+
 from projections.rebuild import Build
 
 
-def test_a_figure_read_as_of_a_position_is_what_the_live_read_said_then(api, seeded):
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend_api(request, api):
+    """The default SQLite client, or one on a fresh PostgreSQL database (where an as-of build is a schema)."""
+    if request.param == "sqlite":
+        return api
+    return request.getfixturevalue("make_api")(database_url=request.getfixturevalue("fresh_pg_url"))
+
+
+def test_a_figure_read_as_of_a_position_is_what_the_live_read_said_then(backend_api, seeder):
     """Stock levels and a person's history read with `as_of_position=N` equal what a live read answered at N,
-    after later writes changed both; an as-of read nobody built is 409 `as_of_not_built`."""
+    after later writes changed both; an as-of read nobody built is 409 `as_of_not_built`. On both backends."""
+    api = backend_api
+    seeded = seeder(api)
     first = api.dose(seeded.person_id, seeded.lot_id, seeded.point_id)
     n = first["position"]
     stock_then = api.get("/v1/stock", min_position=n, facility_id=seeded.point_id)
