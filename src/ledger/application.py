@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -70,6 +71,40 @@ RETRY_BACKOFF_BASE = 0.01
 RETRY_BACKOFF_CAP = 0.25
 
 
+class Turns:
+    """Commands on one aggregate take turns within a process: each waits for the one before it to commit,
+    then reads the state it left.
+
+    Without turns, two commands on one stock card (two vaccinators at one point) both read version v;
+    the second to reach the store loses (`StaleReadError`), is run again, and a third arriving
+    meanwhile may beat it again: measured with 16 clients over 16 points, 7 % of doses ran twice and
+    1.3 % three times or more, and those made the p99 (BENCHMARKS.md §3). Taking turns, a command waits
+    once for those ahead of it instead of losing to them. It is only an ordering: every guard stays,
+    so commands of other processes still race and a loser is still run again.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held: dict[UUID, list] = {}  # key -> [lock, holders and waiters]
+
+    @contextlib.contextmanager
+    def of(self, key: UUID | None) -> Iterator[None]:
+        if key is None:
+            yield
+            return
+        with self._mutex:
+            entry = self._held.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._mutex:
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._held[key]
+
+
 #: The facility kinds each facility-scoped role may be granted.
 _ROLE_FACILITY_KINDS = {"vaccinator": VACCINATING_KINDS, "warehouse_clerk": STOCK_HOLDING_KINDS,
                         "lab": frozenset({"lab"})}
@@ -97,6 +132,7 @@ class Ledger(BacklogCommands, TestingCommands, TracingCommands, CheckInCommands,
         self._references: LRUCache[UUID, LedgerAggregate] = LRUCache(maxsize=settings.aggregate_cache_size)
         #: Grants as last read, with when (monotonic): see `authenticate`.
         self._grants: LRUCache[UUID, tuple[AccessGrant, float]] = LRUCache(maxsize=settings.aggregate_cache_size)
+        self._turns = Turns()
         super().__init__(env=ledger_env(settings))
         if settings.group_commit and isinstance(self.recorder, LedgerPostgresRecorder):
             self.recorder.group_commit = GroupCommit()
@@ -244,9 +280,12 @@ class Ledger(BacklogCommands, TestingCommands, TracingCommands, CheckInCommands,
         prov: Provenance,
         request: dict,
         build: Callable[[], tuple[list[LedgerAggregate], dict[str, Any]]],
+        turn: UUID | None = None,
     ) -> CommandResult:
         """Run `build` (load, decide) and save what it changed, with retries and idempotency.
-        Inside a bulk import's batch, the batch runs it and saves it with the batch's other rows."""
+        Inside a bulk import's batch, the batch runs it and saves it with the batch's other rows.
+        `turn`: the aggregate the command contends on (a stock card), known before `build` runs; each
+        attempt runs in that aggregate's turn (`Turns`)."""
         batch = BATCH.get()
         if batch is not None:
             return batch.execute(command, prov, request, build)
@@ -266,23 +305,25 @@ class Ledger(BacklogCommands, TestingCommands, TracingCommands, CheckInCommands,
             if caller is not None and attempt:
                 self._check_caller(caller)
             reads: dict[UUID, int] = dict([caller]) if caller is not None else {}
-            token = _READ_SET.set(reads)
-            try:
-                aggregates, ids = build()
-            finally:
-                _READ_SET.reset(token)
-            changed = [a for a in aggregates if a.pending_events]
-            if receipt_id is not None:
-                changed.append(CommandReceipt.issue(command=command, request_digest=digest, result=ids, prov=prov))
-            for aggregate in changed:
-                reads.pop(aggregate.id, None)
-            try:
-                recordings = self.save(*changed, read_set=reads)
-            except StaleReadError:
-                self._forget_references(reads)
-                continue
-            except IntegrityError:
-                continue
+            with self._turns.of(turn):
+                token = _READ_SET.set(reads)
+                try:
+                    aggregates, ids = build()
+                finally:
+                    _READ_SET.reset(token)
+                changed = [a for a in aggregates if a.pending_events]
+                if receipt_id is not None:
+                    changed.append(CommandReceipt.issue(command=command, request_digest=digest, result=ids,
+                                                        prov=prov))
+                for aggregate in changed:
+                    reads.pop(aggregate.id, None)
+                try:
+                    recordings = self.save(*changed, read_set=reads)
+                except StaleReadError:
+                    self._forget_references(reads)
+                    continue
+                except IntegrityError:
+                    continue
             self._forget_references(a.id for a in changed)
             return CommandResult(ids, recordings[-1].notification.id if recordings else self.head())
         raise Conflict(command=command)
@@ -363,7 +404,8 @@ class Ledger(BacklogCommands, TestingCommands, TracingCommands, CheckInCommands,
             return [card], {"stock_card_id": str(card.id), "movement_id": str(movement_id)}
 
         return self._execute("receive_stock", prov, locals_of(lot_id=lot_id, facility_id=facility_id,
-                             quantity=quantity, supplier_ref=supplier_ref), build)
+                             quantity=quantity, supplier_ref=supplier_ref), build,
+                             turn=StockCard.create_id(lot_id, facility_id))
 
     def adjust_stock(
         self, *, lot_id: UUID, facility_id: UUID, quantity: int, direction: str, reason: str,
@@ -377,7 +419,8 @@ class Ledger(BacklogCommands, TestingCommands, TracingCommands, CheckInCommands,
             return [card], {"stock_card_id": str(card.id), "movement_id": str(movement_id)}
 
         return self._execute("adjust_stock", prov, locals_of(lot_id=lot_id, facility_id=facility_id,
-                             quantity=quantity, direction=direction, reason=reason, note=note), build)
+                             quantity=quantity, direction=direction, reason=reason, note=note), build,
+                             turn=StockCard.create_id(lot_id, facility_id))
 
     def count_stock(self, *, lot_id: UUID, facility_id: UUID, counted: int, prov: Provenance) -> CommandResult:
         def build() -> tuple[list[LedgerAggregate], dict]:
@@ -389,7 +432,8 @@ class Ledger(BacklogCommands, TestingCommands, TracingCommands, CheckInCommands,
             return [card], {"stock_card_id": str(card.id), "movement_id": str(movement_id), "difference": difference}
 
         return self._execute("count_stock", prov, locals_of(lot_id=lot_id, facility_id=facility_id,
-                             counted=counted), build)
+                             counted=counted), build,
+                             turn=StockCard.create_id(lot_id, facility_id))
 
     def reverse_movement(
         self, *, lot_id: UUID, facility_id: UUID, movement_id: UUID, reason: str, prov: Provenance
@@ -637,7 +681,8 @@ class Ledger(BacklogCommands, TestingCommands, TracingCommands, CheckInCommands,
 
         return self._execute("administer_dose", prov, locals_of(person_id=person_id, lot_id=lot_id,
                              facility_id=facility_id, screening_id=screening_id, kind=kind,
-                             interval_override=interval_override), build)
+                             interval_override=interval_override), build,
+                             turn=StockCard.create_id(lot_id, facility_id))
 
     def complete_observation(
         self, *, person_id: UUID, dose_id: UUID, minutes: int, reactions: list[str] | None = None, prov: Provenance
