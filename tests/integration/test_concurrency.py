@@ -142,7 +142,7 @@ def test_160_transfers_racing_on_100_doses_share_transactions(pg_settings, world
         assert sum(kind == "ok" for kind, _ in outcomes) == DOSES
         card = ledger.stock_card(world.lot_id, world.point_id)
         assert card.on_hand == 0
-        assert topics(ledger, StockCard.create_id(world.lot_id, world.point_id))["ledger.stock.Dispatched"] == DOSES
+        assert topics(ledger, card.id)["ledger.stock.Dispatched"] == DOSES
         transactions, commands = committer.transactions - transactions, committer.commands - commands
         assert commands >= DOSES and transactions < commands, (transactions, commands)
     finally:
