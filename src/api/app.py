@@ -24,11 +24,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from ledger.application import Ledger
+from ledger.collector import tune_for_serving
 from ledger.settings import Settings
 from projections.runtime import ProjectionRuntime
 
 from .auth import authorize
-from .collector import tune_for_serving
 from .errors import install_error_handlers, problem_responses, problem_schemas
 from .identity_provider import IdentityProvider
 from .permissions import PERMISSIONS, PUBLIC
@@ -74,7 +74,7 @@ def create_app(
 ) -> FastAPI:
     """The API over `settings`; a given `ledger` or `runtime` is used as is and left open on shutdown.
     `serving`: this process only serves the API (`ledger serve`), so the garbage collector is tuned
-    for it once started (`api.collector`)."""
+    for it once started (`ledger.collector`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

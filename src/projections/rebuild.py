@@ -13,13 +13,12 @@ positions, so an interrupted build resumes where it stopped (run the same comman
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+
+from ledger import collector
 
 from .db import Tx
 from .engine import ProjectionEngine
@@ -40,36 +39,6 @@ def area_name(names: Sequence[str], until: int | None = None) -> str:
     """The scratch area for a build of `names` (the same set resumes the same area)."""
     tag = hashlib.sha256(",".join(sorted(names)).encode()).hexdigest()[:12]
     return f"rebuild_{tag}" if until is None else f"asof_{until}_{tag}"
-
-
-_paused_lock = threading.Lock()
-_paused_depth = 0
-_was_enabled = False
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the duration (builds, possibly several at once).
-
-    A build keeps hundreds of thousands of rows in memory (`projections.db.Emptied`), and
-    every full collection walks all of them again: with the collector on, a quarter of a
-    `vaccination_history` rebuild's CPU went to it (27 full collections, 1.6 s of 9.9 s, on a
-    1 M event log). What a build allocates is freed by reference counting; the same rebuild
-    with the collector off left 825 objects in reference cycles behind, collected after it.
-    """
-    global _paused_depth, _was_enabled
-    with _paused_lock:
-        if _paused_depth == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _paused_depth += 1
-    try:
-        yield
-    finally:
-        with _paused_lock:
-            _paused_depth -= 1
-            if _paused_depth == 0 and _was_enabled:
-                gc.enable()
 
 
 class Build:
@@ -113,7 +82,7 @@ class Build:
     def _fill_and_switch(self, area: ScratchArea, progress: Progress | None, switch: bool) -> dict[str, str]:
         engine = ProjectionEngine(self.live.ledger, area.db, self.projections, REBUILD_BATCH, until=self.until)
         engine.catch_up_growth = 1
-        with _collector_paused():
+        with collector.paused():
             for _ in range(MAX_PASSES):
                 self.position = self._fill(engine, engine.head(), progress)
                 if engine.head() - self.position <= SWITCH_LAG:

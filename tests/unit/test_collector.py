@@ -1,4 +1,4 @@
-"""The serving process's collector policy (`api.collector`), in a child process: freezing is process-wide."""
+"""The collector policies of `ledger.collector`, in child processes: the collector is process-wide."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ SRC = Path(api.__file__).resolve().parents[1]
 
 CHILD = r'''
 import gc
-from api import collector
+from ledger import collector
 
 assert gc.get_freeze_count() == 0
 collector.tune_for_serving()
@@ -38,7 +38,44 @@ print("ok")
 '''
 
 
-def test_serving_freezes_survivors_and_thaws_periodically():
-    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=60,
+PAUSED = r'''
+import gc, threading
+from ledger import collector
+
+first_in, second_out = threading.Event(), threading.Event()
+
+def first():
+    with collector.paused():
+        first_in.set()
+        assert second_out.wait(10)
+        assert not gc.isenabled(), "the second job's end turned the collector on under the first"
+
+thread = threading.Thread(target=first)
+thread.start()
+assert first_in.wait(10)
+with collector.paused():
+    assert not gc.isenabled()
+second_out.set()
+thread.join()
+assert gc.isenabled(), "the collector stayed off after the last job"
+
+gc.disable()
+with collector.paused():
+    pass
+assert not gc.isenabled(), "a collector the caller had turned off was turned on"
+print("ok")
+'''
+
+
+def _child(code: str) -> None:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          env={"PYTHONPATH": str(SRC)})
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_serving_freezes_survivors_and_thaws_periodically():
+    _child(CHILD)
+
+
+def test_paused_overlapping_jobs_restore_the_collector_after_the_last():
+    _child(PAUSED)

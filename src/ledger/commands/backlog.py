@@ -40,6 +40,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from .. import collector
 from ..domain import (
     CommandReceipt,
     Conflict,
@@ -302,10 +303,10 @@ class BacklogCommands:
         for item in rows:
             batch.append(item)
             if len(batch) >= batch_size:
-                report.take(self._backlog_batch(batch, prov, allow, carried), on_report)
+                self._backlog_batches(batch, prov, allow, carried, report, on_report)
                 batch = []
         if batch:
-            report.take(self._backlog_batch(batch, prov, allow, carried), on_report)
+            self._backlog_batches(batch, prov, allow, carried, report, on_report)
         report.position = self.head()
         return report
 
@@ -320,7 +321,8 @@ class BacklogCommands:
         in an import. Re-run from fresh state after a lost race; raises `Conflict` after
         `IMPORT_ATTEMPTS` of them. The synthetic workload (`ledger.workload`) runs on this."""
         wanted = set(prefetch)
-        results = self._batched(lambda: self._aggregates_of(wanted), steps, {} if carried is None else carried)
+        with collector.paused():
+            results = self._batched(lambda: self._aggregates_of(wanted), steps, {} if carried is None else carried)
         if results is None:
             raise Conflict(command="batch")
         return results
@@ -346,6 +348,17 @@ class BacklogCommands:
             carried.update(batch.carry_over())
             return results
         return None
+
+    def _backlog_batches(
+        self, items: list[tuple[int, BacklogRow | RefusedRow | LedgerError]], prov: Provenance,
+        allow: Callable[[BacklogRow], None] | None, carried: dict[UUID, LedgerAggregate],
+        report: BulkReport, on_report: Callable[[ImportRow], None] | None,
+    ) -> None:
+        """One batch of an import into `report`, the cyclic collector paused (`ledger.collector`): a
+        batch's working set is thousands of aggregates, and collections walking them over and over
+        took a sixth of an import's time."""
+        with collector.paused():
+            report.take(self._backlog_batch(items, prov, allow, carried), on_report)
 
     def _backlog_batch(
         self, items: list[tuple[int, BacklogRow | RefusedRow | LedgerError]], prov: Provenance,
