@@ -297,7 +297,7 @@ class Ledger(BacklogCommands, TestingCommands, TracingCommands, CheckInCommands,
             if receipt_id is not None:
                 receipt = self._find(receipt_id)
                 if isinstance(receipt, CommandReceipt):
-                    first = receipt.replay(command, digest)
+                    first = receipt.replay(command, digest, prov.occurred_at)
                     # The receipt is the last event of the first command's transaction: its position is
                     # the one the first answer carried, so a replayed answer reads the same writes.
                     return CommandResult(first, self.recorder.position_of(receipt_id, 1) or 0, replayed=True)

@@ -48,6 +48,18 @@ def test_key_reused_for_other_content_is_409(api, seeded):
                 status=409, rule="client_ref_reused", headers={"Idempotency-Key": "k-1"})
 
 
+def test_key_reused_with_another_business_time_is_409(api, seeded):
+    """The same key and body saying the fact happened at another time is another fact: 409, not a replay."""
+    body = {"lot_id": seeded.lot_id, "facility_id": seeded.warehouse_id, "quantity": 10,
+            "occurred_at": "2021-08-02T09:00:00+07:00"}
+    api.post("/v1/stock/receipts", body, expect=201, key="k-at")
+    again = api.post("/v1/stock/receipts", {**body, "occurred_at": "2021-08-02T02:00:00Z"}, expect=201, key="k-at")
+    assert again["replayed"] is True  # the same moment, written another way
+    doc = api.refused("/v1/stock/receipts", {**body, "occurred_at": "2021-08-03T09:00:00+07:00"}, status=409,
+                      rule="client_ref_reused", headers={"Idempotency-Key": "k-at"})
+    assert doc["occurred_at"] == "2021-08-02T02:00:00+00:00"
+
+
 def test_keys_belong_to_one_organisation(api, seeded):
     """Two organisations may use the same key: each gets its own record."""
     body = {"lot_id": seeded.lot_id, "facility_id": seeded.warehouse_id, "quantity": 10}

@@ -126,6 +126,11 @@ def test_each_row_is_checked_and_recorded_as_its_single_command(world, runtime):
     single = ledger.administer_dose(person_id=person.id, lot_id=world.lot_id, facility_id=world.point_id,
                                     prov=make_prov("A-dose", occurred_at=T0 + timedelta(minutes=3)))
     assert single.replayed and single.ids == report.rows[2].ids
+    # A row re-sent with its date corrected is not a repeat: it is refused, not taken for a duplicate and lost.
+    moved = orjson.loads(lines[2]) | {"occurred_at": _at(40)}
+    corrected = ledger.import_backlog(parse_ndjson([orjson.dumps(moved)]), prov=make_prov())
+    assert [(r.status, r.rule) for r in corrected.rows] == [("refused", "client_ref_reused")]
+    assert ledger.head() == head
 
 
 def test_a_refused_row_is_undone_without_disturbing_its_batch(world):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
 import pytest
@@ -612,6 +612,20 @@ def test_command_receipt_refuses_a_reused_client_ref(command, digest):
     with refused(receipt, rule="client_ref_reused") as info:
         receipt.replay(command, digest)
     assert info.value.details["command"] == "administer"
+
+
+def test_command_receipt_refuses_the_same_command_at_another_business_time():
+    """The same command and content under a client_ref, but saying its fact happened at another time,
+    is another fact: `client_ref_reused` (as a repeat its time would be lost)."""
+    at = datetime(2021, 8, 2, 9, 0, tzinfo=UTC)
+    prov = Provenance(actor="t", org="o", source="import", client_ref="row-1", occurred_at=at)
+    receipt = CommandReceipt.issue(command="administer", request_digest="abc", result={"dose_id": "x"}, prov=prov)
+    assert receipt.replay("administer", "abc", at.astimezone(timezone(timedelta(hours=7)))) == {"dose_id": "x"}
+    with refused(receipt, rule="client_ref_reused") as info:
+        receipt.replay("administer", "abc", at + timedelta(days=1))
+    assert info.value.details["occurred_at"] == "2021-08-02T09:00:00+00:00"
+    with refused(receipt, rule="client_ref_reused"):
+        receipt.replay("administer", "abc")
 
 
 # == Person: registration and details ======================================================================

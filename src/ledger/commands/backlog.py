@@ -23,7 +23,7 @@ snapshots are taken from the copies in memory.
 
 Idempotency is the single command's: a row's `ref` is its `client_ref`, whose receipt is written
 with the row's events. A row whose receipt is already there is a `duplicate` and answers the
-first result; a second row with the same `ref` and other content is refused
+first result; a second row with the same `ref` and other content (or another `occurred_at`) is refused
 (`client_ref_reused`). Importing a file twice adds nothing, and an import stopped part way
 (every batch commits whole or not at all) is finished by importing the same file again.
 """
@@ -175,7 +175,7 @@ class Batch:
         receipt_id = CommandReceipt.create_id(prov.org, prov.client_ref)
         receipt = self.ledger._find(receipt_id)
         if isinstance(receipt, CommandReceipt):
-            return CommandResult(receipt.replay(command, digest), 0, replayed=True)
+            return CommandResult(receipt.replay(command, digest, prov.occurred_at), 0, replayed=True)
         token = READ_SET.set(self.reads)
         try:
             aggregates, ids = build()

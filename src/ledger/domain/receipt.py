@@ -7,6 +7,7 @@ receipt's first version and then finds it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import UUID
 
 from .base import LedgerAggregate, Provenance, Stamped, natural_id
@@ -26,10 +27,13 @@ class CommandReceipt(LedgerAggregate):
         request_digest: str
         result: dict
 
-    def __init__(self, command: str, request_digest: str, result: dict) -> None:
+    def __init__(self, command: str, request_digest: str, result: dict, occurred_at: datetime | None = None) -> None:
         self.command = command
         self.request_digest = request_digest
         self.result = result
+        #: When the first command said its fact happened (its provenance's `occurred_at`, from the
+        #: `Issued` event): a repeat must say the same, or it is another command under the same ref.
+        self.occurred_at = occurred_at
 
     @staticmethod
     def create_id(org: str, client_ref: str) -> UUID:
@@ -47,12 +51,20 @@ class CommandReceipt(LedgerAggregate):
             **prov.fields(),
         )
 
-    def replay(self, command: str, request_digest: str) -> dict:
-        """The first result, if this is the same command with the same content."""
+    def replay(self, command: str, request_digest: str, occurred_at: datetime | None = None) -> dict:
+        """The first result, if this is the same command with the same content and business time
+        (a backlog row re-sent with its date corrected is not a repeat: it would be lost as one)."""
         if command != self.command or request_digest != self.request_digest:
             raise RuleViolation(
                 "client_ref_reused",
                 "this client_ref was already used for a different command or content",
                 command=self.command,
+            )
+        if occurred_at != self.occurred_at:
+            raise RuleViolation(
+                "client_ref_reused",
+                "this client_ref was already used for the same command with another occurred_at",
+                command=self.command,
+                occurred_at=self.occurred_at.astimezone(UTC).isoformat() if self.occurred_at else None,
             )
         return self.result
