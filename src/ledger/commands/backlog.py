@@ -300,13 +300,19 @@ class BacklogCommands:
         report = BulkReport()
         carried: dict[UUID, LedgerAggregate] = {}
         batch: list[tuple[int, BacklogRow | RefusedRow | LedgerError]] = []
-        for item in rows:
-            batch.append(item)
-            if len(batch) >= batch_size:
-                self._backlog_batches(batch, prov, allow, carried, report, on_report)
-                batch = []
-        if batch:
-            self._backlog_batches(batch, prov, allow, carried, report, on_report)
+        # The cyclic collector is paused for the whole import (`ledger.collector`), parsing included:
+        # a batch's working set is thousands of aggregates, and collections walking it over and over
+        # took a sixth of an import's time; with only the batches paused, collections while the next
+        # batch was parsed still took 4-5 %. What an import leaves in reference cycles is little:
+        # 241 objects after 40,000 rows, collected once it ends.
+        with collector.paused():
+            for item in rows:
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    report.take(self._backlog_batch(batch, prov, allow, carried), on_report)
+                    batch = []
+            if batch:
+                report.take(self._backlog_batch(batch, prov, allow, carried), on_report)
         report.position = self.head()
         return report
 
@@ -348,17 +354,6 @@ class BacklogCommands:
             carried.update(batch.carry_over())
             return results
         return None
-
-    def _backlog_batches(
-        self, items: list[tuple[int, BacklogRow | RefusedRow | LedgerError]], prov: Provenance,
-        allow: Callable[[BacklogRow], None] | None, carried: dict[UUID, LedgerAggregate],
-        report: BulkReport, on_report: Callable[[ImportRow], None] | None,
-    ) -> None:
-        """One batch of an import into `report`, the cyclic collector paused (`ledger.collector`): a
-        batch's working set is thousands of aggregates, and collections walking them over and over
-        took a sixth of an import's time."""
-        with collector.paused():
-            report.take(self._backlog_batch(items, prov, allow, carried), on_report)
 
     def _backlog_batch(
         self, items: list[tuple[int, BacklogRow | RefusedRow | LedgerError]], prov: Provenance,
