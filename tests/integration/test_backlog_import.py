@@ -262,6 +262,37 @@ def test_a_batch_that_loses_races_on_its_stock_card_loses_nothing(world, store, 
     assert topics_since(ledger, start)["ledger.receipt.Issued"] == 60
 
 
+def test_a_carried_stock_card_changed_between_batches_is_read_again(world, store):
+    """The first batch hands its stock card, as committed, to the next. Before the second batch
+    uses it, a single dose on that card commits elsewhere: the second batch's copy is stale, its
+    commit refused, and it runs again from the store. Every row and the single dose end recorded
+    once, and the card's stock counts them all."""
+    ledger = world.ledger
+    single = world.register_person()
+    world.screen(single)
+    stock, start = on_hand(ledger, world), ledger.head()
+    rows = [r for n in range(1, 21) for r in person_rows(world, n, ref=f"C{n}")]
+    other = Ledger(store)
+    done: list[bool] = []
+
+    def allow(row) -> None:  # noqa: ANN001
+        if row.ref == "C11-reg" and not done:  # the second batch's first row, before its first dose
+            done.append(True)
+            racer = threading.Thread(target=lambda: other.administer_dose(
+                person_id=single, lot_id=world.lot_id, facility_id=world.point_id, prov=make_prov()))
+            racer.start()
+            racer.join(30)
+
+    try:
+        report = ledger.import_backlog(parse_ndjson(lines_of(rows)), prov=make_prov(), batch_size=30, allow=allow)
+    finally:
+        other.close()
+    assert done and (report.accepted, report.refused) == (60, 0)
+    assert len(ledger.person(single).doses) == 1
+    assert on_hand(ledger, world) == stock - 21
+    assert topics_since(ledger, start)["ledger.stock.Administered"] == 21
+
+
 def test_a_row_whose_document_changes_holder_meanwhile_is_run_again(world, store):
     """A row names its person by document; before its batch commits, a correction elsewhere moves that
     document off the person (changing the person and the identity key, both of which the batch read).

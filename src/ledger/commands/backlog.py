@@ -129,16 +129,25 @@ class Batch:
     `aggregates` maps an id to the batch's copy (None: known not to exist); `stored` holds the ids
     whose copy started from the store. While a row runs, `touched` remembers how many pending
     events each aggregate it used had before it, which is what `undo` rolls back to.
+
+    `carried` holds the stock cards the batches before left as committed (`carry_over`); a card
+    moves from there into `aggregates` when a row first uses it and goes back after the commit.
+    So a batch costs what its rows use, not what the import has carried so far: a national
+    workload carries tens of thousands of cards (every lot at every point), and copying them
+    into every batch made its writes slow down as it grew.
     """
 
     def __init__(self, ledger: Any, known: dict[UUID, LedgerAggregate | None],
-                 carried: dict[UUID, LedgerAggregate] | None = None) -> None:
+                 carried: dict[UUID, LedgerAggregate]) -> None:
         self.ledger = ledger
-        self.aggregates = {**(carried or {}), **known}
-        self.stored = {i for i, a in self.aggregates.items() if a is not None}
-        #: Ids read on first use rather than prefetched (stock cards, mostly) or carried over from the
-        #: batch before: the next batch is handed the stock cards among them (`carry_over`).
-        self.shared: set[UUID] = set(carried or ())
+        self.aggregates = dict(known)
+        self.stored = {i for i, a in known.items() if a is not None}
+        self.carried = carried
+        for aggregate_id in known.keys() & carried.keys():
+            del carried[aggregate_id]  # read again with the batch's first query: that copy is the newer
+        #: Ids read on first use rather than prefetched (stock cards, mostly), from `carried` or the
+        #: store: the stock cards among them go back to `carried` after the commit (`carry_over`).
+        self.shared: set[UUID] = set()
         self.events: list[Any] = []
         #: What the rows read without changing (lots, facilities), and the caller's grant (see `CALLER_GRANT`).
         caller = CALLER_GRANT.get()
@@ -153,11 +162,13 @@ class Batch:
         try:
             aggregate = self.aggregates[aggregate_id]
         except KeyError:
-            try:
-                aggregate = ledger.repository.get(aggregate_id, projector_func=project)
-            except AggregateNotFoundError:
-                aggregate = None
-            else:
+            aggregate = self.carried.pop(aggregate_id, None)
+            if aggregate is None:
+                try:
+                    aggregate = ledger.repository.get(aggregate_id, projector_func=project)
+                except AggregateNotFoundError:
+                    aggregate = None
+            if aggregate is not None:
                 self.stored.add(aggregate_id)
                 self.shared.add(aggregate_id)
             self.aggregates[aggregate_id] = aggregate
@@ -254,21 +265,18 @@ class Batch:
         if snapshots:
             ledger.snapshots.put(snapshots)
 
-    def carry_over(self) -> dict[UUID, LedgerAggregate]:
-        """After the commit: the stock cards the batch read on first use, or opened, as now stored, for
-        the next batch to start from instead of reading them again (the next batches' doses and
-        deliveries are theirs). Should another writer have changed one meanwhile, the next batch's
-        commit is refused (its read set, or the version constraint) and re-run from the store.
-        Only stock cards: they are few and every batch wants them, whereas the people a batch read on
-        first use (a sample's subjects) would pile up from batch to batch, each in every later
-        commit's read set."""
-        carried = {}
+    def carry_over(self) -> None:
+        """After the commit: the stock cards the batch used, or opened, go to `carried` as now
+        stored, for the next batches to start from instead of reading them again (their doses and
+        deliveries are theirs). Should another writer have changed one meanwhile, the commit that
+        uses it next is refused (its read set, or the version constraint) and re-run from the store.
+        Only stock cards: they are few per batch and every batch wants them, whereas the people a
+        batch read on first use (a sample's subjects) would pile up from batch to batch."""
         for aggregate_id in self.shared | self.changed.keys():
             aggregate = self.aggregates[aggregate_id]
             if isinstance(aggregate, StockCard):
                 aggregate._pending_events.clear()
-                carried[aggregate_id] = aggregate
-        return carried
+                self.carried[aggregate_id] = aggregate
 
 
 class BacklogCommands:
@@ -344,14 +352,14 @@ class BacklogCommands:
             if attempt:
                 time.sleep(0.01 * attempt)
             batch = Batch(self, prefetch(), carried)
-            carried.clear()
             results = [_step(batch, step) for step in steps]
             try:
                 batch.commit()
             except IntegrityError:
                 self._forget_references(batch.reads)
+                carried.clear()  # the cards this batch took hold its refused events; the others may be stale
                 continue
-            carried.update(batch.carry_over())
+            batch.carry_over()
             return results
         return None
 
