@@ -9,11 +9,11 @@ events). `paused()` turns it off for such a job: what the job allocates is freed
 counting; the rebuild with the collector off left 825 objects in reference cycles behind,
 collected by the next collection after it.
 
-For a serving process, a full collection stops every thread of the process while it walks every tracked object. In an
-API worker those are mostly long-lived: the application's modules and routes, and the Ledger's
-caches of aggregates (up to `LEDGER_AGGREGATE_CACHE_SIZE` each). Measured in a worker under the
-dose benchmark (two workers, 16 clients, 40 s): 14 full collections of 100–200 ms each, 1.5 s
-in all, and every request in flight during one waited for it: a large part of the p99.
+In a serving process a full collection stops every thread while it walks every tracked object,
+and in an API worker those are mostly long-lived: the application's modules and routes, and the
+Ledger's caches of aggregates (up to `LEDGER_AGGREGATE_CACHE_SIZE` each). Measured in a worker
+under the dose benchmark (two workers, 16 clients, 40 s): 14 full collections of 100–200 ms each,
+1.5 s in all, and every request in flight during one waited for it: a large part of the p99.
 
 So a serving process freezes what has survived a full collection (`gc.freeze()`: moved out of
 the collector's sight, still freed by reference counting like any object): once after start-up,
