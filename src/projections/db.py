@@ -476,12 +476,10 @@ class PostgresProjectionDB(ProjectionDB):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """One statement on its own (autocommit): a single round trip, where a transaction around it
         would add a BEGIN and a COMMIT. A statement sees one committed state throughout."""
-        from psycopg.rows import dict_row
-
         with self.pool.connection() as conn:
             conn.autocommit = True
             try:
-                return conn.cursor(row_factory=dict_row).execute(sql, params).fetchall()
+                return _PostgresTx(conn).fetch(sql, params)
             finally:
                 conn.autocommit = False
 

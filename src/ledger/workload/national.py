@@ -70,7 +70,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -79,7 +79,7 @@ from ..commands._shared import CommandResult
 from ..domain import CommandReceipt, Facility, LedgerError, Provenance
 from .census import provinces
 from .identity import IdentityPlanner
-from .plan import NATIONAL, Action, Resident
+from .plan import NATIONAL, Action
 from .supply import SupplyPlanner
 from .testing import TestingPlanner
 from .vaccination import VaccinationPlanner
@@ -107,22 +107,22 @@ class NationalWorkload(IdentityPlanner, VaccinationPlanner, TestingPlanner, Supp
         self.rng = random.Random(seed)
         self.tag = f"nat-{seed}-{people}" + "".join(f"-x{code}" for code in sorted(exclude_provinces))
         self.provinces = [p for p in provinces() if p.code not in exclude_provinces]
-        self.actions: list[Action] = []
-        self.checkins: dict[date, list[tuple[int, str, datetime]]] = defaultdict(list)
-        self.persons: list[Resident] = []
-        self.used_numbers: set[str] = set()
+        self.actions = []
+        self.checkins = defaultdict(list)
+        self.persons = []
+        self.used_numbers = set()
         self.counts: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
         # Filled while running: ids the commands answered.
-        self.pid: dict[int, UUID] = {}
-        self.ids: dict[str, UUID] = {}
+        self.pid = {}
+        self.ids = {}
         self.replayed = 0
 
     def plan(self) -> list[Action]:
         """The whole year's commands in business-time order, each with its `client_ref` (a function of
         the seed and size alone, so that a second run finds the first one's receipts)."""
-        self.facilities: dict[str, str] = {}
-        self.used: dict[tuple[str, UUID, int], Counter[date]] = defaultdict(Counter)
+        self.facilities = {}
+        self.used = defaultdict(Counter)
         self._plan_places()
         self._plan_lots()
         for n in range(self.size):
