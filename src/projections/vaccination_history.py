@@ -64,20 +64,20 @@ def coverage_key(person: dict[str, Any]) -> tuple | None:
     record merged into another, or with no area code at all."""
     if person["merged_into"] is not None:
         return None
-    codes = tuple(person[c] or "" for c in ("province_code", "district_code", "ward_code"))
-    if not any(codes):
+    codes = (person["province_code"] or "", person["district_code"] or "", person["ward_code"] or "")
+    if codes == ("", "", ""):
         return None
     first, last = COVERAGE_YEARS
     born = person["birth_year"]
-
-    def turns(age: int) -> int:
-        return last + 1 if born is None else min(max(born + age, first), last + 1)
-
-    return (*codes, turns(18), turns(50), _monday(person["first_dose_on"]), _monday(person["primary_completed_on"]))
+    if born is None:
+        adult = older = last + 1
+    else:
+        adult, older = min(max(born + 18, first), last + 1), min(max(born + 50, first), last + 1)
+    return (*codes, adult, older, _monday(person["first_dose_on"]), _monday(person["primary_completed_on"]))
 
 
 def _key_text(key: tuple | None) -> str | None:
-    return None if key is None else "|".join("" if v is None else str(v) for v in key)
+    return None if key is None else "|".join(["" if v is None else str(v) for v in key])
 
 
 def _key_of_text(text: str | None) -> tuple | None:
