@@ -135,6 +135,9 @@ class Projection:
     name: ClassVar[str]
     tables: ClassVar[dict[str, tuple[str, ...]]]
     handlers: ClassVar[dict[type, str]]
+    #: Tables `apply` only ever inserts into (`Tx.insert`), never reads or changes: a build fills
+    #: their copies without keys or indexes and adds them once full (`ScratchArea.complete`).
+    insert_only: ClassVar[frozenset[str]] = frozenset()
 
     @property
     def topics(self) -> tuple[str, ...]:

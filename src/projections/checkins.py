@@ -36,6 +36,7 @@ class CheckIns(Projection):
         Facility.Registered: "facility_registered",
         CheckIn.CheckedIn: "checked_in",
     }
+    insert_only = frozenset({"checkins"})
 
     def apply(self, tx: Tx, events: list[tuple[int, Fact]]) -> None:
         venues = Rows(tx, "checkin_venues", ("venue_id",))

@@ -54,6 +54,7 @@ class Build:
         self.names = sorted(set(names))
         self.projections = [live.projection(n) for n in self.names]
         self.tables = [t for p in self.projections for t in p.tables]
+        self.bare = [t for p in self.projections for t in p.insert_only]
         self.until = until
         self.area = area_name(self.names, until)
         self.position = 0
@@ -70,10 +71,10 @@ class Build:
 
     def _run(self, progress: Progress | None, restart: bool, switch: bool) -> dict[str, str]:
         with exclusive(self.live.db, self.area):
-            area = open_area(self.live.db, self.area, self.tables)
+            area = open_area(self.live.db, self.area, self.tables, self.bare)
             if restart and not area.fresh:
                 area.drop()
-                area = open_area(self.live.db, self.area, self.tables)
+                area = open_area(self.live.db, self.area, self.tables, self.bare)
             try:
                 return self._fill_and_switch(area, progress, switch)
             finally:
@@ -87,6 +88,7 @@ class Build:
                 self.position = self._fill(engine, engine.head(), progress)
                 if engine.head() - self.position <= SWITCH_LAG:
                     break
+        area.complete()
         with engine.db.transaction() as tx:
             digests = {n: engine.digest_in(tx, engine.projection(n)) for n in self.names}
         if switch:

@@ -278,3 +278,42 @@ def test_the_switch_gives_up_on_a_long_read_and_tries_again(pg_settings, prov, w
     finally:
         runtime.close()
         ledger.close()
+
+
+def test_an_insert_only_table_is_built_bare_and_switched_in_with_its_keys_and_indexes(world, prov, runtime,
+                                                                                     small_batches):
+    """A build fills its copy of `checkins` (only ever inserted into) without keys or indexes on PostgreSQL,
+    adds them once full, also when the build was interrupted and resumed, and switches in the same rows
+    with the live table's constraints and indexes, under their names."""
+    engine, ledger = runtime.engine, world.ledger
+    venue = ledger.register_facility(code=f"CAFE-{world.tag}", name="Cafe", kind="venue", province_code="01",
+                                     district_code="001", ward_code="00001", prov=prov()).ids["facility_id"]
+    people = [world.register_person() for _ in range(4)]
+    at = datetime(2021, 8, 10, 9, 0, tzinfo=UTC)
+    rows = [{"venue_id": venue, "person_id": str(people[i % 4]), "checked_in_at": at.replace(minute=i).isoformat(),
+             "mode": "citizen_scan"} for i in range(40)]
+    assert ledger.import_checkins(list(enumerate(rows, 1)), prov=prov(), batch_size=7).accepted == 40
+    engine.catch_up()
+    live = engine.digest("checkins")
+    postgres = runtime.db.dialect == "postgresql"
+    indexes = "SELECT indexname, replace(indexdef, %s, 'S.') AS def FROM pg_indexes WHERE schemaname = %s" \
+              " AND tablename = 'checkins' ORDER BY indexname"
+    before = runtime.db.query(indexes, ("public.", "public")) if postgres else []
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(done: int, total: int) -> None:
+        if done > 10:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        Build(engine, ["checkins"]).rebuild(interrupt)
+    area = rebuild.area_name(["checkins"])
+    if postgres:
+        assert runtime.db.query(indexes, (f"{area}.", area)) == []
+        assert len(before) == 3  # its primary key and two indexes
+    assert Build(engine, ["checkins"]).rebuild() == {"checkins": live}
+    assert engine.digest("checkins") == live and scratch.areas(runtime.db) == []
+    if postgres:
+        assert runtime.db.query(indexes, ("public.", "public")) == before
