@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
+import pytest
+
 from projections.vaccination_history import COVERAGE_YEARS
 
 # The per-person truth the counters replace: residents per ward, and per ISO year and week the people
@@ -91,3 +93,28 @@ def test_a_year_outside_the_counters_is_refused(runtime):
             assert str(year) in str(e)
         else:
             raise AssertionError(f"{year} was answered")
+
+
+def test_many_count_changes_at_once_add_up_and_drop_the_rows_that_fall_to_zero(runtime):
+    """`Tx.add_counts` with more changes than a batch of live tailing makes (PostgreSQL merges those
+    through a staging table): counts add up, new keys appear, and a count that falls to zero is deleted,
+    as with a few changes at a time. Rolled back at the end."""
+    from projections.db import COPY_UPSERT_MIN_ROWS
+    from projections.vaccination_history import COUNTERS
+
+    key, weeks = COUNTERS["vh_first_doses"], [date(2021, 8, 2) + timedelta(weeks=w) for w in range(30)]
+    first = {("01", "001", f"{w:05d}", 2021, weeks[w % 30]): 2 for w in range(3 * COPY_UPSERT_MIN_ROWS)}
+    second = {k: (-2 if i % 3 == 0 else 1) for i, k in enumerate(first)}
+    second |= {("02", "002", "00002", 2030, week): 5 for week in weeks}
+
+    class RollBack(Exception):
+        pass
+
+    with pytest.raises(RollBack), runtime.db.transaction() as tx:
+        tx.add_counts("vh_first_doses", key, "people", first)
+        tx.add_counts("vh_first_doses", key, "people", second)
+        rows = {tuple(r[c] for c in key): r["people"] for r in tx.fetch("SELECT * FROM vh_first_doses")}
+        expected = {k: first.get(k, 0) + second.get(k, 0) for k in first | second}
+        assert rows == {k: n for k, n in expected.items() if n}
+        assert len(rows) == len(expected) - COPY_UPSERT_MIN_ROWS  # every third of the first keys fell to zero
+        raise RollBack
