@@ -41,51 +41,53 @@ COUNTERS = {
 }
 
 
-def _monday(day: date | None) -> date | None:
-    return None if day is None else day - timedelta(days=day.weekday())
+#: Monday of each day seen, as the text `counted_as` holds ("" for none): few thousand days in all.
+_WEEKS: dict[date | None, str] = {None: ""}
+#: "adult_from|older_from" of each year of birth seen (None: unknown), clamped to `COVERAGE_YEARS`.
+_AGES: dict[int | None, str] = {None: f"{COVERAGE_YEARS[1] + 1}|{COVERAGE_YEARS[1] + 1}"}
 
 
-def _counts(key: tuple | None) -> list[tuple[str, tuple]]:
-    """The counter rows (table, key) one person counted under `key` adds one to."""
-    if key is None:
-        return []
-    *area, adult, older, dose1, full = key
-    rows = [("vh_residents", (*area, adult, older))]
-    if dose1 is not None:
-        rows.append(("vh_first_doses", (*area, adult, dose1)))
-    if full is not None:
-        rows.append(("vh_completions", (*area, older, full)))
-    return rows
+def _week(day: date | None) -> str:
+    week = _WEEKS.get(day)
+    if week is None:
+        week = _WEEKS[day] = (day - timedelta(days=day.weekday())).isoformat()
+    return week
 
 
-def coverage_key(person: dict[str, Any]) -> tuple | None:
-    """What a person row is counted under: area codes ('' for none), the years they turn 18 and 50,
-    the weeks (Mondays) of their first valid dose and completed series (None: not yet); None for a
-    record merged into another, or with no area code at all."""
+def _ages(born: int | None) -> str:
+    ages = _AGES.get(born)
+    if ages is None:
+        first, last = COVERAGE_YEARS
+        ages = _AGES[born] = f"{min(max(born + 18, first), last + 1)}|{min(max(born + 50, first), last + 1)}"
+    return ages
+
+
+def coverage_key(person: dict[str, Any]) -> str | None:
+    """What a person row is counted under, as `counted_as` holds it: `province|district|ward|adult_from|
+    older_from|first_week|completed_week`, the area codes ('' for none), the years they turn 18 and
+    50 (clamped to `COVERAGE_YEARS`, one past its end for an unknown birth), the Mondays of their
+    first valid dose and completed series ('' for not yet); None for a record merged into another,
+    or with no area code at all. Text, built from cached parts: it is computed for every person a
+    batch changes."""
     if person["merged_into"] is not None:
         return None
-    codes = (person["province_code"] or "", person["district_code"] or "", person["ward_code"] or "")
-    if codes == ("", "", ""):
+    p, d, w = person["province_code"] or "", person["district_code"] or "", person["ward_code"] or ""
+    if not (p or d or w):
         return None
-    first, last = COVERAGE_YEARS
-    born = person["birth_year"]
-    if born is None:
-        adult = older = last + 1
-    else:
-        adult, older = min(max(born + 18, first), last + 1), min(max(born + 50, first), last + 1)
-    return (*codes, adult, older, _monday(person["first_dose_on"]), _monday(person["primary_completed_on"]))
+    return (f"{p}|{d}|{w}|{_ages(person['birth_year'])}|{_week(person['first_dose_on'])}"
+            f"|{_week(person['primary_completed_on'])}")
 
 
-def _key_text(key: tuple | None) -> str | None:
-    return None if key is None else "|".join(["" if v is None else str(v) for v in key])
-
-
-def _key_of_text(text: str | None) -> tuple | None:
-    if text is None:
-        return None
-    p, d, w, adult, older, dose1, full = text.split("|")
-    return (p, d, w, int(adult), int(older), date.fromisoformat(dose1) if dose1 else None,
-            date.fromisoformat(full) if full else None)
+def _counts(key: str) -> list[tuple[str, tuple]]:
+    """The counter rows (table, key) that one person counted under `key` (a `coverage_key`) adds one to."""
+    p, d, w, adult, older, dose1, full = key.split("|")
+    area = (p, d, w)
+    rows = [("vh_residents", (*area, int(adult), int(older)))]
+    if dose1:
+        rows.append(("vh_first_doses", (*area, int(adult), date.fromisoformat(dose1))))
+    if full:
+        rows.append(("vh_completions", (*area, int(older), date.fromisoformat(full))))
+    return rows
 
 
 class VaccinationHistory(Projection):
@@ -272,20 +274,27 @@ class VaccinationHistory(Projection):
     @staticmethod
     def _count(tx: Tx, people: Rows) -> None:
         """Move each changed person from the counts they were counted under to their current ones
-        (rows are changed only through `touch`/`put`, so the dirty ones are all there are)."""
-        deltas: dict[str, dict[tuple, int]] = {table: {} for table in COUNTERS}
+        (rows are changed only through `touch`/`put`, so the dirty ones are all there are). People
+        are moved between keys first and each key is split into its counter rows once: a batch
+        moves thousands of people between a few hundred keys."""
+        moved: dict[str, int] = {}
         for k in people.dirty:
             row = people.rows[k]
-            now = coverage_key(row)
-            text = _key_text(now)
-            if text == row["counted_as"]:
+            now, was = coverage_key(row), row["counted_as"]
+            if now == was:
                 continue
-            for sign, key in ((-1, _key_of_text(row["counted_as"])), (1, now)):
+            if was is not None:
+                moved[was] = moved.get(was, 0) - 1
+            if now is not None:
+                moved[now] = moved.get(now, 0) + 1
+            row["counted_as"] = now
+        deltas: dict[str, dict[tuple, int]] = {table: {} for table in COUNTERS}
+        for key, n in moved.items():
+            if n:
                 for table, counter in _counts(key):
-                    deltas[table][counter] = deltas[table].get(counter, 0) + sign
-            row["counted_as"] = text
-        for table, key in COUNTERS.items():
-            tx.add_counts(table, key, "people", deltas[table])
+                    deltas[table][counter] = deltas[table].get(counter, 0) + n
+        for table, columns in COUNTERS.items():
+            tx.add_counts(table, columns, "people", deltas[table])
 
 
 #: A person's row and those of the records merged into it, each joined with its doses (a row with no
