@@ -111,8 +111,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         `select_notifications` builds a dict row and a `Notification` for each event; over
         the millions of rows of a rebuild that costs as much as decoding their JSON.
 
-        Some topics are read a window of `READ_WINDOW * limit` positions at a time, until `limit`
-        events or `stop`. Without the window the plan depended on the table's statistics: on a
+        With `topics`, the table is asked for a window of `READ_WINDOW * limit` positions at a
+        time, until `limit` events or `stop`. Without the window the plan depended on the table's statistics: on a
         log never analyzed (restored, bulk-loaded with autovacuum off) the server found every
         event of the topics up to `stop` through the topic index and sorted them all, for
         every batch, which made a rebuild quadratic (a 948,572-event national rebuild: 80 s and
