@@ -6,6 +6,7 @@ so a new event class fails here until the scenario produces it.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +33,7 @@ from ledger.domain import (
     Transfer,
     VaccineLot,
 )
+from ledger.domain.base import new_event
 from ledger.domain.person import LOCAL_TZ
 from ledger.mapper import PlainJSONMapper
 
@@ -354,3 +356,27 @@ def test_replay_of_stored_events_rebuilds_each_aggregate(scenario):
         rebuilt = reduce(lambda a, e: e.mutate(a), [mapper.to_domain_event(s) for s in stored], None)
         assert type(rebuilt) is type(aggregate)
         assert vars(rebuilt) == vars(aggregate), type(aggregate).__name__
+
+
+def test_events_built_by_commands_are_what_their_dataclass_would_build(events):
+    """Commands build events without the dataclass `__init__` (`new_event`): the same class, the
+    same fields in the same order (so the same stored JSON), and frozen like the real thing."""
+    for event in events:
+        real = type(event)(**event.__dict__)
+        assert list(event.__dict__.items()) == list(real.__dict__.items()), type(event).__qualname__
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            event.actor = "someone else"
+
+
+def test_new_event_refuses_what_the_dataclass_refuses(events):
+    """Attributes missing or unknown, or an id that is not a UUID, get the dataclass's own errors."""
+    event = next(e for e in events if isinstance(e, Person.DoseAdministered))
+    attrs = dict(event.__dict__)
+    assert new_event(type(event), dict(attrs)) == event
+    missing = {k: v for k, v in attrs.items() if k != "lot_id"}
+    with pytest.raises(TypeError, match="lot_id"):
+        new_event(type(event), missing)
+    with pytest.raises(TypeError, match="colour"):
+        new_event(type(event), {**missing, "colour": "red"})
+    with pytest.raises(TypeError, match="non-UUID"):
+        new_event(type(event), {**attrs, "originator_id": str(event.originator_id)})

@@ -393,8 +393,9 @@ class BacklogCommands:
                 arguments = {**arguments, "person_id": self.find_person(*row.person)}
             if allow is not None:
                 allow(replace(row, arguments=arguments))
-            return getattr(self, row.command)(
-                **arguments, prov=replace(prov, source="import", client_ref=row.ref, occurred_at=row.occurred_at))
+            # Built directly rather than by `dataclasses.replace`, which costs twice as much, once a row.
+            row_prov = Provenance(prov.actor, prov.org, "import", row.ref, row.occurred_at)
+            return getattr(self, row.command)(**arguments, prov=row_prov)
 
         return step
 
