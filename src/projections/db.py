@@ -339,6 +339,10 @@ class SQLiteProjectionDB(ProjectionDB):
 # -- PostgreSQL ----------------------------------------------------------------------------------
 
 
+#: `_PostgresTx.fetch_in`'s statement per (table, column): the column's type is read once.
+_FETCH_IN: dict[tuple[str, str], str] = {}
+
+
 class _PostgresTx(Tx):
     dialect = "postgresql"
 
@@ -363,10 +367,25 @@ class _PostgresTx(Tx):
         return self.cur.fetchall()
 
     def fetch_in(self, table: str, column: str, values: Sequence[Any]) -> list[dict[str, Any]]:
-        values = list(values)
+        """One index probe per value, whatever the table's statistics say.
+
+        `column = ANY(%s)` was planned as a sequential scan on a table never analyzed (autovacuum
+        off, or a table just rebuilt): the live engine's lookups of `vh_doses` then cost in
+        proportion to the table, and 64 clients dosing for a minute saw the engine's server time
+        per dose double (BENCHMARKS.md §3b). The subquery fenced by `OFFSET 0` is not merged
+        into a join, so it runs once per value, on the column's index.
+        """
+        values = list(dict.fromkeys(values))
         if not values:
             return []
-        return self.fetch(f"SELECT * FROM {quote_ident(table)} WHERE {quote_ident(column)} = ANY(%s)", (values,))
+        statement = _FETCH_IN.get((table, column))
+        if statement is None:
+            kind = self.fetch("SELECT format_type(atttypid, atttypmod) AS kind FROM pg_attribute"
+                              " WHERE attrelid = %s::regclass AND attname = %s", (quote_ident(table), column))[0]["kind"]
+            statement = (f"SELECT t.* FROM unnest(%s::{kind}[]) AS k(v) CROSS JOIN LATERAL"
+                         f" (SELECT * FROM {quote_ident(table)} WHERE {quote_ident(column)} = k.v OFFSET 0) AS t")
+            _FETCH_IN[(table, column)] = statement
+        return self.fetch(statement, (values,))
 
     def insert(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         if len(rows) < COPY_UPSERT_MIN_ROWS:
