@@ -156,6 +156,21 @@ class Server:
         self.log.close()
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine (the benchmark's database is the only busy one):
+    what the server spends per request, beside what the API spends."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        if head.split(" (", 1)[-1] == "postgres":
+            fields = tail.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(url: str, script: str, script_args: list[str], clients: int, seconds: float) -> dict:
     """One wrk run (one thread, `clients` connections) of `bench/<script>`, which prints a WRK_JSON line."""
     cmd = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
@@ -275,19 +290,21 @@ def main(argv: list[str] | None = None) -> int:
                     chunk = ids[offset:]
                     ids_file = RESULTS / f"http-ids-{name}.txt"
                     ids_file.write_text("".join(f"{p} {f} {t}\n" for p, f, t in chunk))
-                    cpu0 = server.cpu_seconds()
+                    cpu0, pg0 = server.cpu_seconds(), postgres_cpu_seconds()
                     if use_wrk:
                         r = run_wrk(server.url, "wrk_doses.lua", [str(ids_file), lot_id], args.clients, seconds)
                     else:
                         r = run_python(server.url, chunk, lot_id, args.clients, seconds)
                     r["server_cpu_ms_per_request"] = (server.cpu_seconds() - cpu0) * 1000 / max(r["requests"], 1)
+                    r["postgres_cpu_ms_per_request"] = (postgres_cpu_seconds() - pg0) * 1000 / max(r["requests"], 1)
                     if name == "ledger":
                         offset += r["requests"] + args.clients
                         if offset >= len(ids):
                             raise SystemExit("ran out of seeded people: raise --max-rate")
                     label = "warm-up" if warm else f"run {rep}/{args.repeats}"
                     log(f"{name} {label}: {r['rate']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
-                        f"errors {r['errors']}, server cpu {r['server_cpu_ms_per_request']:.2f} ms/req")
+                        f"errors {r['errors']}, server cpu {r['server_cpu_ms_per_request']:.2f} ms/req, "
+                        f"postgres cpu {r['postgres_cpu_ms_per_request']:.2f} ms/req")
                     if not warm:
                         runs[name].append(r)
         finally:
@@ -313,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             "errors": sum(r["errors"] for r in rs),
             "requests": sum(r["requests"] for r in rs),
             "server_cpu_ms_per_request": spread([r["server_cpu_ms_per_request"] for r in rs]),
+            "postgres_cpu_ms_per_request": spread([r["postgres_cpu_ms_per_request"] for r in rs]),
             "runs": rs,
         }
     ours, raw = summary["ledger"], summary["raw_insert"]
