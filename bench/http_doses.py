@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -132,18 +133,8 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time of the server and its worker processes (with `--workers` > 1 the parent only supervises)."""
-        total, found = 0.0, False
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                head, tail = stat.read_text().rsplit(")", 1)
-                fields = tail.split()
-                pid, ppid = int(head.split(" (", 1)[0]), int(fields[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if self.proc.pid in (pid, ppid):
-                found = True
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total if found else float("nan")
+        mine = [cpu for pid, ppid, _, cpu in processes() if self.proc.pid in (pid, ppid)]
+        return sum(mine) if mine else float("nan")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -156,19 +147,23 @@ class Server:
         self.log.close()
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU time of every PostgreSQL process on this machine (the benchmark's database is the only busy one):
-    what the server spends per request, beside what the API spends."""
-    total = 0
+def processes() -> Iterator[tuple[int, int, str, float]]:
+    """(pid, parent pid, command name, CPU seconds so far) of every process on this machine."""
+    tick = os.sysconf("SC_CLK_TCK")
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             head, tail = stat.read_text().rsplit(")", 1)
-        except (OSError, ValueError):
-            continue
-        if head.split(" (", 1)[-1] == "postgres":
+            pid, name = head.split(" (", 1)
             fields = tail.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            yield int(pid), int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine (the benchmark's database is the only busy one):
+    what the server spends per request, beside what the API spends."""
+    return sum(cpu for _, _, name, cpu in processes() if name == "postgres")
 
 
 def run_wrk(url: str, script: str, script_args: list[str], clients: int, seconds: float) -> dict:
@@ -311,8 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             for server in servers.values():
                 server.stop()
             if engine is not None:
-                fields = Path(f"/proc/{engine.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                engine_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                engine_cpu = sum(cpu for pid, _, _, cpu in processes() if pid == engine.pid)
                 log(f"projection engine process: {engine_cpu:.1f} s CPU over the whole run (both servers' turns)")
                 engine.terminate()
                 engine.wait(timeout=30)

@@ -61,7 +61,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         )
         # The events go as four arrays in binary (`%b`), not as the library's array of its composite
         # type: psycopg dumps composites as text in Python, escaping every byte of the state, which
-        # cost 104 ms of a 5,000-event insert against 10 ms for the four arrays (BENCHMARKS.md §7).
+        # cost 104 ms of a 5,000-event insert against 10 ms for the four arrays (BENCHMARKS.md §3).
         values = SQL("SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])")
         self.select_rows_statement = SQL(
             # The id as text: projections keep ids as text, and a UUID object per row costs on a rebuild.

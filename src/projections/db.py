@@ -372,7 +372,7 @@ class _PostgresTx(Tx):
         `column = ANY(%s)` was planned as a sequential scan on a table never analyzed (autovacuum
         off, or a table just rebuilt): the live engine's lookups of `vh_doses` then cost in
         proportion to the table, and 64 clients dosing for a minute saw the engine's server time
-        per dose double (BENCHMARKS.md §3b). The subquery fenced by `OFFSET 0` is not merged
+        per dose double (BENCHMARKS.md §3). The subquery fenced by `OFFSET 0` is not merged
         into a join, so it runs once per value, on the column's index.
         """
         values = list(dict.fromkeys(values))
